@@ -1,0 +1,1 @@
+"""Identity tests (a package so module names cannot collide with other components' tests)."""
