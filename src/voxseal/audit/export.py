@@ -46,8 +46,10 @@ def _version() -> str:
         from importlib.metadata import version
 
         return version("voxseal")
-    except Exception:
-        return "0"
+    except Exception:  # running from a source tree that was never installed
+        from voxseal import __version__
+
+        return __version__
 
 
 # --- JSON Lines ----------------------------------------------------------------------------
