@@ -132,7 +132,9 @@ class Database(ABC):
                 " component TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL,"
                 " applied_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (component, version))"
             )
-            done = {(c, v) for c, v in tx.execute("SELECT component, version FROM schema_migrations")}
+            done = {
+                (c, v) for c, v in tx.execute("SELECT component, version FROM schema_migrations")
+            }
             for mset in sets:
                 for migration in mset.migrations:
                     key = (mset.component, migration.version)
@@ -279,7 +281,9 @@ class PostgresDatabase(Database):
         except psycopg.OperationalError as exc:
             raise StoreUnavailable(f"PostgreSQL: {type(exc).__name__}") from exc
         except psycopg.Error as exc:
-            raise StoreError(f"PostgreSQL: {type(exc).__name__}: {exc.diag.message_primary}") from exc
+            raise StoreError(
+                f"PostgreSQL: {type(exc).__name__}: {exc.diag.message_primary}"
+            ) from exc
 
     def close(self) -> None:
         with self._lock:

@@ -1,0 +1,169 @@
+"""``/v1/users`` and ``/v1/apikeys``: principals, their roles, and service credentials."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+
+from voxseal.audit.events import Outcome
+from voxseal.identity.rbac import Permission, Role
+from voxseal.signaling.deps import Caller, allowed, gateway, source_ip
+from voxseal.signaling.headers import correlation_id
+
+router = APIRouter(tags=["users"])
+
+Name = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class CreatePrincipal(BaseModel):
+    name: Name
+    roles: Annotated[list[Role], Field(min_length=1, max_length=len(Role))]
+    kind: Literal["human", "service"] = "human"
+    password: Annotated[str | None, Field(default=None, max_length=1024, repr=False)] = None
+
+
+class SetRoles(BaseModel):
+    roles: Annotated[list[Role], Field(min_length=1, max_length=len(Role))]
+
+
+class SetDisabled(BaseModel):
+    disabled: bool
+
+
+class CreateApiKey(BaseModel):
+    principal: Name
+    label: Annotated[str | None, Field(default=None, max_length=128)] = None
+
+
+def _audit(request: Request, who: Caller, action: str, target: str, **details: Any) -> None:
+    gateway(request).record(
+        action,
+        actor=who.name,
+        target=target,
+        outcome=Outcome.SUCCESS,
+        source=source_ip(request),
+        correlation_id=correlation_id(request.scope),
+        **details,
+    )
+
+
+@router.get("/v1/users")
+def list_users(
+    request: Request,
+    who: Caller = Depends(allowed(Permission.USERS_READ)),  # noqa: B008
+) -> dict[str, Any]:
+    principals = gateway(request).directory.list()
+    _audit(request, who, "user.list", "users", count=len(principals))
+    return {"users": [p.as_dict() for p in principals]}
+
+
+@router.post("/v1/users", status_code=201)
+def create_user(
+    body: CreatePrincipal,
+    request: Request,
+    who: Caller = Depends(allowed(Permission.USERS_WRITE)),  # noqa: B008
+) -> dict[str, Any]:
+    directory = gateway(request).directory
+    if body.kind == "service":
+        principal = directory.create_service(body.name, body.roles)
+    else:
+        principal = directory.create_user(body.name, body.roles, body.password)
+    _audit(
+        request,
+        who,
+        "user.create",
+        principal.name,
+        kind=body.kind,
+        roles=sorted(r.value for r in principal.roles),
+    )
+    return principal.as_dict()
+
+
+@router.get("/v1/users/{name}")
+def get_user(
+    name: str,
+    request: Request,
+    who: Caller = Depends(allowed(Permission.USERS_READ)),  # noqa: B008
+) -> dict[str, Any]:
+    principal = gateway(request).directory.get(name)
+    _audit(request, who, "user.read", principal.name)
+    return principal.as_dict()
+
+
+@router.put("/v1/users/{name}/roles")
+def set_roles(
+    name: str,
+    body: SetRoles,
+    request: Request,
+    who: Caller = Depends(allowed(Permission.ROLES_WRITE)),  # noqa: B008
+) -> dict[str, Any]:
+    directory = gateway(request).directory
+    before = directory.get(name)
+    principal = directory.set_roles(name, body.roles)
+    _audit(
+        request,
+        who,
+        "user.roles",
+        principal.name,
+        before=sorted(r.value for r in before.roles),
+        after=sorted(r.value for r in principal.roles),
+    )
+    return principal.as_dict()
+
+
+@router.put("/v1/users/{name}/disabled")
+def set_disabled(
+    name: str,
+    body: SetDisabled,
+    request: Request,
+    who: Caller = Depends(allowed(Permission.USERS_WRITE)),  # noqa: B008
+) -> dict[str, Any]:
+    principal = gateway(request).directory.set_disabled(name, body.disabled)
+    _audit(request, who, "user.disable" if body.disabled else "user.enable", principal.name)
+    return principal.as_dict()
+
+
+@router.post("/v1/apikeys", status_code=201)
+def create_api_key(
+    body: CreateApiKey,
+    request: Request,
+    who: Caller = Depends(allowed(Permission.APIKEYS_WRITE)),  # noqa: B008
+) -> dict[str, Any]:
+    """The key is in this response and nowhere else, ever: only its hash is stored."""
+    new = gateway(request).directory.create_api_key(body.principal, body.label)
+    _audit(request, who, "apikey.create", body.principal, key_id=new.key_id)
+    return {"key_id": new.key_id, "principal": body.principal, "api_key": new.key}
+
+
+@router.get("/v1/apikeys")
+def list_api_keys(
+    request: Request,
+    who: Caller = Depends(allowed(Permission.APIKEYS_READ)),  # noqa: B008
+) -> dict[str, Any]:
+    keys = gateway(request).directory.list_api_keys()
+    _audit(request, who, "apikey.list", "apikeys", count=len(keys))
+    return {
+        "api_keys": [
+            {
+                "key_id": k.key_id,
+                "principal_id": k.principal_id,
+                "label": k.label,
+                "created_at": k.created_at,
+                "last_used_at": k.last_used_at,
+                "revoked_at": k.revoked_at,
+            }
+            for k in keys
+        ]
+    }
+
+
+@router.delete("/v1/apikeys/{key_id}", status_code=204)
+def revoke_api_key(
+    key_id: str,
+    request: Request,
+    who: Caller = Depends(allowed(Permission.APIKEYS_WRITE)),  # noqa: B008
+) -> None:
+    gateway(request).directory.revoke_api_key(key_id)
+    _audit(request, who, "apikey.revoke", key_id)

@@ -1,0 +1,61 @@
+"""Runs the gateway's ASGI app on uvicorn behind a TLS 1.3-only context.
+
+Certificates come from the operator's settings or, when none are configured, from the local
+development CA created in the data dir on first start.
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from voxseal.config import Settings
+from voxseal.signaling.devca import ensure_dev_certificates
+from voxseal.signaling.tls import server_context
+
+
+@dataclass(frozen=True)
+class ServerCertificates:
+    cert_file: Path
+    key_file: Path
+    #: the dev CA certificate clients must trust, or None for operator certificates
+    dev_ca: Path | None
+    created: bool = False
+
+
+def resolve_certificates(settings: Settings) -> ServerCertificates:
+    if settings.tls_cert_file and settings.tls_key_file:
+        return ServerCertificates(settings.tls_cert_file, settings.tls_key_file, None)
+    dev = ensure_dev_certificates(settings.dev_ca_dir)
+    return ServerCertificates(dev.server_cert, dev.server_key, dev.ca_cert, dev.created)
+
+
+def uvicorn_config(app: Any, settings: Settings, certs: ServerCertificates) -> uvicorn.Config:
+    context = server_context(certs.cert_file, certs.key_file)
+
+    def factory(_config: uvicorn.Config, _default: Any) -> ssl.SSLContext:
+        return context
+
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        ssl_certfile=str(certs.cert_file),
+        ssl_keyfile=str(certs.key_file),
+        ssl_context_factory=factory,
+        log_level=settings.log_level,
+        # zero trust: the peer address is what the socket says, not what a header claims
+        proxy_headers=False,
+        server_header=False,
+        ws="websockets-sansio",
+        ws_max_size=1 << 20,
+        timeout_graceful_shutdown=5,
+    )
+
+
+def serve(app: Any, settings: Settings, certs: ServerCertificates) -> None:
+    uvicorn.Server(uvicorn_config(app, settings, certs)).run()
