@@ -164,8 +164,9 @@ def chain_rows(
     tag = RECORD_TAG
     for t, actor, action, target, outcome, source, cid, details in events:
         digest = sha(
-            enc([tag, seq, t, actor, action, target, outcome, source, cid, details, prev.hex()])
-            .encode()
+            enc(
+                [tag, seq, t, actor, action, target, outcome, source, cid, details, prev.hex()]
+            ).encode()
         ).digest()
         rows.append((seq, t, actor, action, target, outcome, source, cid, details, prev, digest))
         prev = digest
@@ -192,8 +193,11 @@ def checkpoint_payload(
     """The exact bytes a checkpoint signature covers (see the module docstring)."""
     if len(head_hash) != 32 or len(public_key_raw) != 32:
         raise ValueError("head hash and public key must be 32 bytes")
-    return CHECKPOINT_TAG + struct.pack(">QQQ", checkpoint_id, seq, time_us) + head_hash + (
-        public_key_raw
+    return (
+        CHECKPOINT_TAG
+        + struct.pack(">QQQ", checkpoint_id, seq, time_us)
+        + head_hash
+        + (public_key_raw)
     )
 
 
@@ -262,9 +266,7 @@ class ChainVerifier:
     the report always names the *first* broken place.
     """
 
-    def __init__(
-        self, checkpoints: Sequence[Row], public_keys: Iterable[Ed25519PublicKey]
-    ) -> None:
+    def __init__(self, checkpoints: Sequence[Row], public_keys: Iterable[Ed25519PublicKey]) -> None:
         self._trusted = {key_id(k): k for k in public_keys}
         self.report = VerifyReport()
         self._next_seq = 1
@@ -305,7 +307,9 @@ class ChainVerifier:
                 self.hold(seq, f"checkpoint #{cp_id} records a public key that is not {kid}")
                 continue
             try:
-                key.verify(signature, checkpoint_payload(cp_id, seq, time_us, head_hash, public_raw))
+                key.verify(
+                    signature, checkpoint_payload(cp_id, seq, time_us, head_hash, public_raw)
+                )
             except (InvalidSignature, ValueError):
                 self.hold(seq, f"checkpoint #{cp_id} has a bad signature")
                 continue
@@ -350,8 +354,21 @@ class ChainVerifier:
                     self._diagnose(expected, prev, seq, t, actor, action, target, outcome,
                                    source, cid, details, prev_hash, h)  # fmt: skip
                 digest = sha(
-                    enc([tag, seq, t, actor, action, target, outcome, source, cid, details,
-                         prev.hex()]).encode()  # fmt: skip
+                    enc(
+                        [
+                            tag,
+                            seq,
+                            t,
+                            actor,
+                            action,
+                            target,
+                            outcome,
+                            source,
+                            cid,
+                            details,
+                            prev.hex(),
+                        ]
+                    ).encode()  # fmt: skip
                 ).digest()
                 if digest != h:
                     raise self._broken(
@@ -375,9 +392,7 @@ class ChainVerifier:
             self.report.head_seq = expected - 1
             self.report.head_hash = prev
 
-    def _diagnose(
-        self, expected: int, prev: bytes, seq: int, *fields: Any
-    ) -> None:
+    def _diagnose(self, expected: int, prev: bytes, seq: int, *fields: Any) -> None:
         """Name the first broken record when ``seq`` or ``prev_hash`` is not what follows."""
         t, actor, action, target, outcome, source, cid, details, prev_hash, h = fields
         if seq > expected:

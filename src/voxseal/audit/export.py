@@ -170,9 +170,11 @@ def format_syslog(
         ("hash", record.hash.hex()),
         ("prevHash", record.prev_hash.hex()),
     ]
-    sd = f"[voxseal@{enterprise_number} " + " ".join(
-        f'{k}="{sd_param_escape(v)}"' for k, v in params
-    ) + "]"
+    sd = (
+        f"[voxseal@{enterprise_number} "
+        + " ".join(f'{k}="{sd_param_escape(v)}"' for k, v in params)
+        + "]"
+    )
     msg = f"{record.action} {record.outcome}"
     return " ".join(
         [
@@ -243,7 +245,9 @@ def export(
         lines = []
         for row in rows:
             record = AuditRecord.from_row(row)
-            if (lo is not None and record.time_us < lo) or (hi is not None and record.time_us >= hi):
+            if (lo is not None and record.time_us < lo) or (
+                hi is not None and record.time_us >= hi
+            ):
                 continue
             lines.append(line(record))
         if lines:

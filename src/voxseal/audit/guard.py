@@ -84,13 +84,40 @@ SAFE_LAST_WORDS = frozenset(
     }
 )
 #: exact keys allowed although a word in them is on the list (they hold reason codes)
-SAFE_KEYS = frozenset({"reason_code", "status_code", "error_code", "http_status_code"})
+SAFE_KEYS = frozenset(
+    {
+        "reason_code",
+        "status_code",
+        "error_code",
+        "http_status_code",
+        "country_code",
+        "language_code",
+        "region_code",
+    }
+)
+#: secret names glued into one word (``recoverycode``, ``newpassword``)
+SECRET_FRAGMENTS = (
+    "password",
+    "passwd",
+    "passphrase",
+    "apikey",
+    "privatekey",
+    "secret",
+    "token",
+    "totp",
+    "passcode",
+    "recoverycode",
+    "authcode",
+    "mfacode",
+    "otpcode",
+)
 
 _ACTION = re.compile(r"[a-z0-9_]+(?:[.:-][a-z0-9_]+)*")
 _WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 _CREDENTIAL_VALUE = re.compile(
     r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.|-----BEGIN |(?i:^\s*bearer\s+\S)|(?i:otpauth://)"
 )
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _OUTCOMES = frozenset(o.value for o in Outcome)
 
 
@@ -116,7 +143,7 @@ def secret_key_reason(key: str) -> str | None:
     for w in words:
         if w in SECRET_WORDS:
             return f"details key {key!r} looks like it holds a secret ({w!r})"
-    for w in ("password", "apikey", "privatekey", "secret"):
+    for w in SECRET_FRAGMENTS:
         if w in flat:
             return f"details key {key!r} looks like it holds a secret ({w!r})"
     return None
@@ -165,7 +192,10 @@ def clean_text(value: str | None) -> str | None:
     if not isinstance(value, str):
         raise AuditEventRejected(f"expected a string, got {type(value).__name__}")
     if not value.isascii():
-        value = value.encode("utf-8", "replace").decode("utf-8")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            value = _SURROGATE.sub("\ufffd", value)
     if "\x00" in value:
         value = value.replace("\x00", "\ufffd")
     if len(value) > MAX_FIELD:
@@ -173,7 +203,9 @@ def clean_text(value: str | None) -> str | None:
     return value
 
 
-def prepare(event: AuditEvent) -> tuple[str | None, str, str | None, str, str | None, str | None, str]:
+def prepare(
+    event: AuditEvent,
+) -> tuple[str | None, str, str | None, str, str | None, str | None, str]:
     """Check and normalise one event.
 
     Returns ``(actor, action, target, outcome, source, correlation_id, details_json)``.

@@ -63,6 +63,7 @@ def _insert(tx: Transaction, rows: list[tuple[Any, ...]]) -> None:
         part = rows[i : i + INSERT_CHUNK]
         tx.execute(_insert_sql(len(part)), [v for row in part for v in row])
 
+
 Prepared = tuple[Any, ...]  # (time_us, actor, action, target, outcome, source, cid, details)
 Completion = Callable[[list[int] | None, BaseException | None], None]
 

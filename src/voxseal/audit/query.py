@@ -144,9 +144,7 @@ def query_records(
     return [AuditRecord.from_row(r) for r in db.execute(sql, params)]
 
 
-def iter_records(
-    db: Database, *, after_seq: int = 0, chunk: int = 5000
-) -> Any:
+def iter_records(db: Database, *, after_seq: int = 0, chunk: int = 5000) -> Any:
     """Every record from ``after_seq + 1`` on, as raw rows in chunks (one query each)."""
     last = after_seq
     while True:
