@@ -1,0 +1,5 @@
+import sys
+
+from voxseal.cli import main
+
+sys.exit(main())

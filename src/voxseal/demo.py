@@ -1,0 +1,85 @@
+"""``voxseal demo``: the gateway on embedded defaults, ready to try in one command.
+
+On first run it creates, in the data dir, a demo administrator with a random password and a
+confirmed TOTP second factor (the otpauth URI and QR code are printed so you can add it to an
+authenticator app) and a ``demo-backend`` service account with an API key. Credentials are
+printed once, on the run that creates them, and never stored in clear. Then it serves HTTPS
+until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import TextIO
+
+from voxseal.config import Settings
+from voxseal.gateway import Gateway
+from voxseal.identity.rbac import Role
+from voxseal.identity.totp import TOTP, b32decode_secret
+
+DEMO_ADMIN = "demo-admin"
+DEMO_BACKEND = "demo-backend"
+
+
+def bootstrap(gw: Gateway, out: TextIO) -> None:
+    """Create the demo principals once; later runs reuse them (credentials shown only once)."""
+    directory = gw.directory
+    base = gw.settings.public_base_url
+    if directory.find(DEMO_ADMIN) is None:
+        password = secrets.token_urlsafe(18)
+        directory.create_user(DEMO_ADMIN, {Role.ADMIN, Role.AUDITOR}, password)
+        enrolment = directory.begin_totp_enrolment(DEMO_ADMIN)
+        totp = TOTP(
+            b32decode_secret(enrolment.secret_b32),
+            algorithm=enrolment.algorithm,
+            digits=enrolment.digits,
+            period=enrolment.period,
+        )
+        # confirm with the previous step's code so the code on your app now is still unused
+        recovery = directory.confirm_totp_enrolment(
+            DEMO_ADMIN, totp.code_at(time.time() - enrolment.period)
+        )
+        gw.record("user.create", actor="demo", target=DEMO_ADMIN, roles=["admin", "auditor"])
+        gw.record("mfa.enrol.confirm", actor="demo", target=DEMO_ADMIN)
+        print("A demo administrator was created (shown once; only hashes are stored):", file=out)
+        print(f"  username: {DEMO_ADMIN}\n  password: {password}", file=out)
+        print("  TOTP: add this to an authenticator app (scan or paste the URI):", file=out)
+        print(enrolment.qr(), file=out)
+        print(f"  {enrolment.uri}", file=out)
+        print(f"  recovery codes: {' '.join(recovery)}\n", file=out)
+    if directory.find(DEMO_BACKEND) is None:
+        directory.create_service(DEMO_BACKEND, {Role.BACKEND})
+        key = directory.create_api_key(DEMO_BACKEND, "demo")
+        gw.record("apikey.create", actor="demo", target=DEMO_BACKEND, key_id=key.key_id)
+        print(f"A backend API key for {DEMO_BACKEND} (shown once):\n  {key.key}\n", file=out)
+        print("Mint a join token with it:", file=out)
+        print(
+            f"  curl --cacert {gw.settings.dev_ca_dir / 'dev-ca.pem'} -X POST "
+            f"{base}/v1/rooms/demo/tokens -H 'Authorization: Bearer {key.key}' "
+            "-H 'content-type: application/json' "
+            '-d \'{"identity": "caller-1", "grants": ["publish", "subscribe"]}\'\n',
+            file=out,
+        )
+
+
+def run_demo(settings: Settings, out: TextIO) -> int:
+    from voxseal.signaling.app import create_app
+    from voxseal.signaling.server import resolve_certificates, serve
+
+    certs = resolve_certificates(settings)
+    gw = Gateway.open(settings)
+    bootstrap(gw, out)
+    base = settings.public_base_url
+    if certs.dev_ca is not None:
+        print(f"Trust the development CA: {certs.dev_ca}", file=out)
+    print(f"Log in:  curl --cacert {certs.dev_ca} {base}/v1/auth/login \\", file=out)
+    print(
+        f"           -H 'content-type: application/json' "
+        f'-d \'{{"username": "{DEMO_ADMIN}", "password": "…"}}\'',
+        file=out,
+    )
+    print(f"Verify the audit log: voxseal audit verify --data-dir {settings.data_dir}", file=out)
+    print(f"voxseal demo: serving {base} (TLS 1.3 only); Ctrl-C stops", file=out, flush=True)
+    serve(create_app(gw), settings, certs)
+    return 0
