@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from voxseal.audit.events import AuditEvent
 from voxseal.identity import schema
-from voxseal.identity.auth import AuthPolicy, Authenticator
+from voxseal.identity.auth import Authenticator, AuthPolicy
 from voxseal.identity.directory import Directory
 from voxseal.identity.lockout import BruteForceLockout, LockoutPolicy
 from voxseal.identity.passwords import PasswordHasher, PasswordParams, PasswordPolicy
@@ -108,7 +108,9 @@ def lockout_policy() -> LockoutPolicy:
 
 
 @pytest.fixture
-def lockout(db: Database, lockout_policy: LockoutPolicy, sink: ListSink, clock) -> BruteForceLockout:
+def lockout(
+    db: Database, lockout_policy: LockoutPolicy, sink: ListSink, clock
+) -> BruteForceLockout:
     return BruteForceLockout(db, lockout_policy, audit=sink, clock=clock)
 
 

@@ -106,7 +106,7 @@ def test_no_roles_and_unknown_names_grant_nothing() -> None:
 
 
 def test_mfa_required_is_derived_from_the_table() -> None:
-    assert MFA_REQUIRED == {Role.ADMIN, Role.SUPERVISOR, Role.AUDITOR}
+    assert {Role.ADMIN, Role.SUPERVISOR, Role.AUDITOR} == MFA_REQUIRED
     for role in Role:
         reads_sensitive = bool(ROLE_PERMISSIONS[role] & MFA_SENSITIVE_PERMISSIONS)
         assert (role in MFA_REQUIRED) == (reads_sensitive or role is Role.ADMIN)
@@ -126,8 +126,8 @@ def test_service_roles_never_reach_mfa_protected_data() -> None:
     for role in SERVICE_ROLES:
         assert not ROLE_PERMISSIONS[role] & MFA_SENSITIVE_PERMISSIONS, role
         assert role not in MFA_REQUIRED
-    assert SERVICE_ROLES == {Role.AGENT, Role.BACKEND}
-    assert HUMAN_ROLES | SERVICE_ROLES == set(Role)
+    assert {Role.AGENT, Role.BACKEND} == SERVICE_ROLES
+    assert set(Role) == HUMAN_ROLES | SERVICE_ROLES
     assert not HUMAN_ROLES & SERVICE_ROLES
 
 

@@ -249,7 +249,9 @@ def test_hs256_with_public_key_confusion_is_refused(tokens, signing_key) -> None
     payload = payload_of(tokens.issue_access("a", ["admin"]).token)
     public = signing_key.public_key()
     secrets_an_attacker_might_use = [
-        public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo),
+        public.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ),
         public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw),
         public.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH),
     ]

@@ -129,7 +129,19 @@ def test_replay_refused_by_last_step() -> None:
     assert totp.verify(totp.code_for_step(step + 1), at=NOW + 30, last_step=step) == step + 1
 
 
-@pytest.mark.parametrize("bad", ["", "12345", "1234567", "abcdef", "12345a", "１２３４５６", None, 123456])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "12345",
+        "1234567",
+        "abcdef",
+        "12345a",
+        "\uff11\uff12\uff13\uff14\uff15\uff16",
+        None,
+        123456,
+    ],
+)
 def test_malformed_codes_are_invalid(bad) -> None:
     totp = TOTP(generate_secret())
     with pytest.raises(InvalidMFACode):

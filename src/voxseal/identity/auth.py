@@ -226,7 +226,7 @@ class Authenticator:
         self.lockout.record_success(account=principal.name)
         details: dict[str, Any] = {"method": method, "jti": token.jti}
         if method == "recovery_code":
-            details["recovery_codes_left"] = self.directory.recovery.remaining(principal.id)
+            details["recovery_codes_remaining"] = self.directory.recovery.remaining(principal.id)
         event(Outcome.SUCCESS, principal.name, **details)
         return token
 
