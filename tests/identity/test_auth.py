@@ -515,3 +515,39 @@ def test_with_the_real_audit_log(database_url, hasher, sealer, clock) -> None:
 
 def test_login_result_shape() -> None:
     assert LoginResult.__slots__  # frozen, slotted: nothing hidden can be attached
+
+
+def test_concurrent_use_of_one_challenge_yields_one_token(auth, admin, clock) -> None:
+    import threading
+
+    client, codes = admin
+    challenge = auth.login("root", PASSWORD, IP).mfa_challenge.value
+    # different valid credentials, so only the challenge's single use can stop the second
+    attempts = [client.at(clock.now), codes[0], codes[1]]
+    results: list[object] = []
+    barrier = threading.Barrier(len(attempts))
+
+    def go(code: str) -> None:
+        barrier.wait()
+        try:
+            results.append(auth.complete_mfa(challenge, code, IP))
+        except MFAError as exc:
+            results.append(exc)
+
+    threads = [threading.Thread(target=go, args=(c,)) for c in attempts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(not isinstance(r, Exception) for r in results) == 1, results
+
+
+def test_purge_expired(auth, directory, admin, clock) -> None:
+    auth.login("root", PASSWORD, IP)
+    with pytest.raises(InvalidCredentials):
+        auth.login("root", "wrong password!!", IP)
+    token = auth.tokens.issue_access("root", ["admin"])
+    auth.tokens.revoke(token.claims)
+    assert auth.purge_expired() == {"challenges": 0, "lockouts": 0, "revocations": 0}
+    clock.advance(3600)
+    assert auth.purge_expired() == {"challenges": 1, "lockouts": 2, "revocations": 1}

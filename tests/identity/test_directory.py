@@ -271,3 +271,51 @@ def test_reprs_hold_no_credentials(directory: Directory, clock, sealer) -> None:
         text = repr(obj) + str(obj)
         assert PASSWORD not in text and "argon2" not in text
         assert enrolment.secret_b32 not in text and key.key not in text
+
+
+def test_concurrent_totp_use_succeeds_once(directory: Directory, clock) -> None:
+    import threading
+
+    alice = directory.create_user("alice", ["admin"], PASSWORD)
+    client, _ = enrol(directory, "alice", clock)
+    clock.advance(30)
+    code = client.at(clock.now)
+    results: list[str] = []
+    barrier = threading.Barrier(6)
+
+    def go() -> None:
+        barrier.wait()
+        try:
+            directory.verify_totp(alice.id, code)
+            results.append("ok")
+        except MFAReplay:
+            results.append("replay")
+
+    threads = [threading.Thread(target=go) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == ["ok"] + ["replay"] * 5
+
+
+def test_sealing_key_file(tmp_path) -> None:
+    import stat
+
+    path = tmp_path / "keys" / "secrets.key"
+    first = SecretSealer.from_file(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    blob = first.seal(b"totp secret bytes", context="totp:1")
+    again = SecretSealer.from_file(path)
+    assert again.open(blob, context="totp:1") == b"totp secret bytes"
+    with pytest.raises(CryptoError):
+        again.open(blob, context="totp:2")
+    with pytest.raises(CryptoError):
+        again.open(blob[:-1] + bytes([blob[-1] ^ 1]), context="totp:1")
+    with pytest.raises(CryptoError):
+        again.open(b"\x02" + blob[1:], context="totp:1")
+    path.chmod(0o644)
+    from voxseal.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        SecretSealer.from_file(path)

@@ -365,6 +365,22 @@ class Authenticator:
         )
         return issued
 
+    # -- maintenance ----------------------------------------------------------------------
+
+    def purge_expired(self) -> dict[str, int]:
+        """Delete rows that no longer matter (expired revocations, challenges, counters).
+
+        Safe to run from any node at any time, e.g. hourly; returns how many rows went.
+        """
+        purged = {
+            "challenges": self.challenges.purge(),
+            "lockouts": self.lockout.purge(),
+            "revocations": 0,
+        }
+        if self.tokens.revocations is not None:
+            purged["revocations"] = self.tokens.revocations.purge()
+        return purged
+
     # -- helpers --------------------------------------------------------------------------
 
     def _emit(
