@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import struct
 
@@ -49,9 +50,7 @@ def test_encoding_is_the_documented_json_array() -> None:
 
 def test_encoding_matches_pythons_reference_json() -> None:
     """The fast C path and the documented rule (json.dumps, no whitespace) agree."""
-    fields = [
-        2, 5, "a\"b\\c\n\x01\u2028", "x.y", "", "denied", None, "ü", '{"k":"v"}', b"\x01" * 32
-    ]
+    fields = [2, 5, 'a"b\\c\n\x01\u2028', "x.y", "", "denied", None, "ü", '{"k":"v"}', b"\x01" * 32]
     ref = json.dumps(
         ["voxseal.audit.v1", *fields[:-1], fields[-1].hex()],
         ensure_ascii=False,
@@ -93,7 +92,7 @@ def _chain(n: int) -> list[tuple]:
 def test_chain_rows_link_each_record_to_the_previous_hash() -> None:
     rows = _chain(5)
     assert rows[0][9] == GENESIS_HASH
-    for prev, row in zip(rows, rows[1:], strict=False):
+    for prev, row in itertools.pairwise(rows):
         assert row[9] == prev[10]
         assert row[0] == prev[0] + 1
     for row in rows:
@@ -105,7 +104,9 @@ def test_checkpoint_payload_layout() -> None:
     raw = raw_public_key(key.public_key())
     head = b"\xab" * 32
     payload = checkpoint_payload(3, 1000, 1_700_000_000_000_000, head, raw)
-    assert payload == CHECKPOINT_TAG + struct.pack(">QQQ", 3, 1000, 1_700_000_000_000_000) + head + raw
+    assert (
+        payload == CHECKPOINT_TAG + struct.pack(">QQQ", 3, 1000, 1_700_000_000_000_000) + head + raw
+    )
     assert len(key_id(key.public_key())) == 32
     assert key_id(key.public_key()) == key_id(raw)
 

@@ -4,6 +4,7 @@ the secret guard, and the append-only triggers — on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 
 import pytest
@@ -31,7 +32,7 @@ def test_record_returns_consecutive_seqs_and_chains(audit_log: AuditLog) -> None
     records = audit_log.query(limit=10)
     assert [r.seq for r in records] == list(range(1, 8))
     assert records[0].prev_hash == GENESIS_HASH
-    for prev, rec in zip(records, records[1:], strict=False):
+    for prev, rec in itertools.pairwise(records):
         assert rec.prev_hash == prev.hash
     assert records[0].actor == "user0" and records[0].details == {"n": 0, "reason": "test"}
 
@@ -129,9 +130,7 @@ def test_checkpoints_every_n_and_on_close(
         log.record(event(1))
 
 
-def test_record_inside_a_transaction_joins_it(
-    audit_log: AuditLog, audit_db: Database
-) -> None:
+def test_record_inside_a_transaction_joins_it(audit_log: AuditLog, audit_db: Database) -> None:
     """No deadlock with the writer; the event commits or rolls back with the caller's work."""
     with audit_db.transaction():
         seq = audit_log.record(event(1))

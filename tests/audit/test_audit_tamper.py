@@ -63,7 +63,7 @@ def test_changed_field(filled: Database, signing_key: Ed25519PrivateKey, tamper:
 
 
 def test_changed_details(filled: Database, signing_key: Ed25519PrivateKey, tamper: Tamper) -> None:
-    tamper("UPDATE audit_log SET details = '{\"n\":33,\"reason\":\"ok\"}' WHERE seq = 34")
+    tamper('UPDATE audit_log SET details = \'{"n":33,"reason":"ok"}\' WHERE seq = 34')
     assert broken(filled, signing_key)[0] == 34
 
 

@@ -368,7 +368,7 @@ class ChainVerifier:
                             details,
                             prev.hex(),
                         ]
-                    ).encode()  # fmt: skip
+                    ).encode()
                 ).digest()
                 if digest != h:
                     raise self._broken(
