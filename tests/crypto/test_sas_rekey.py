@@ -212,3 +212,18 @@ def test_end_to_end_rekey_through_bundles(people: list[Identity]) -> None:
     # carol's side: alice left her view; all of alice's keys go at once
     assert rings[carol.did].peer_left(alice.did) == [KidLayout().compose(1, 7)]
     assert len(rings[carol.did]._receiver) == 0
+
+
+def test_kid_owned_by_another_sender_is_refused() -> None:
+    from voxseal.crypto.bundle import SenderKey
+    from voxseal.crypto.errors import KeyIdConflict
+
+    ring = PeerKeyRing(Receiver(4))
+    ring.install(SenderKey("did:a", ROOM, 1, 0x10001, 4, 10**10, bytes(32)), now=0)
+    with pytest.raises(KeyIdConflict):  # b tries to take over a's KID
+        ring.install(SenderKey("did:b", ROOM, 1, 0x10001, 4, 10**10, bytes(range(32))), now=0)
+    with pytest.raises(KeyIdConflict):  # a second KID for the same epoch
+        ring.install(SenderKey("did:a", ROOM, 1, 0x10002, 4, 10**10, bytes(32)), now=0)
+    # the same key again (retransmission) is fine and keeps the replay window
+    ring.install(SenderKey("did:a", ROOM, 1, 0x10001, 4, 10**10, bytes(32)), now=1)
+    assert ring.kids_of("did:a") == [0x10001]

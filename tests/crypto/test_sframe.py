@@ -435,3 +435,21 @@ def test_replays_in_any_order_are_refused(
     again = data.draw(st.sampled_from(frames))
     with pytest.raises(ReplayDetected):
         receiver.unprotect(again)
+
+
+def test_reinstalling_the_same_key_keeps_the_replay_window() -> None:
+    sender, receiver = pair()
+    frame = sender.protect(b"x")
+    receiver.unprotect(frame)
+    receiver.add_key(0x1234, bytearray(KEY))  # a retransmitted bundle
+    with pytest.raises(ReplayDetected):
+        receiver.unprotect(frame)
+
+
+def test_memoryview_and_bytearray_frames() -> None:
+    sender, receiver = pair(kid=0x1234)
+    sender = Sender(4, 0x1234, KEY, initial_counter=500)
+    f1 = sender.protect(b"a", memoryview(b"meta"))
+    f2 = sender.protect(b"b", b"meta")
+    assert receiver.unprotect(memoryview(f1), b"meta") == b"a"
+    assert receiver.unprotect(bytearray(f2), memoryview(b"meta")) == b"b"

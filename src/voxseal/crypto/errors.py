@@ -20,6 +20,7 @@ __all__ = [
     "CryptoError",
     "FrameError",
     "InvalidKey",
+    "KeyIdConflict",
     "MalformedBundle",
     "MalformedFrame",
     "MalformedHeader",
@@ -166,6 +167,15 @@ class UnknownSender(BundleError):
     """The bundle names a sender other than the identity it is being checked against."""
 
     reason = "bundle_unknown_sender"
+
+
+class KeyIdConflict(BundleError):
+    """A sender key names a KID that already belongs to another sender in this room.
+
+    Accepting it would let one member replace another's key and speak with their KID.
+    """
+
+    reason = "bundle_kid_conflict"
 
 
 class StaleEpoch(BundleError):

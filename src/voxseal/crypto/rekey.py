@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from voxseal.crypto.bundle import SenderKey
+from voxseal.crypto.errors import KeyIdConflict
 from voxseal.crypto.sframe import MAX_KID, Receiver, Sender, suite_params
 
 __all__ = [
@@ -248,11 +249,20 @@ class PeerKeyRing:
         return f"PeerKeyRing(peers={len(self._kids)}, pending_retirements={len(self._retire_at)})"
 
     def install(self, key: SenderKey, *, now: float) -> None:
-        """Install an opened sender key; schedule that sender's older epochs for retirement."""
+        """Install an opened sender key; schedule that sender's older epochs for retirement.
+
+        Refuses (:class:`KeyIdConflict`) a KID that belongs to another sender, so one member
+        cannot take over another's KID. Installing the same key again keeps its replay window.
+        """
         if key.cipher_suite != self._receiver.cipher_suite:
             raise ValueError("sender key suite differs from the receiver's suite")
-        self._receiver.add_key(key.kid, key.base_key)
+        for sender, epochs in self._kids.items():
+            if sender != key.sender and key.kid in epochs.values():
+                raise KeyIdConflict(f"KID {key.kid} already belongs to {sender}")
         epochs = self._kids.setdefault(key.sender, {})
+        if epochs.get(key.epoch, key.kid) != key.kid:
+            raise KeyIdConflict(f"{key.sender} sent two KIDs for epoch {key.epoch}")
+        self._receiver.add_key(key.kid, key.base_key)
         epochs[key.epoch] = key.kid
         for epoch, kid in epochs.items():
             if epoch < key.epoch and kid not in self._retire_at:

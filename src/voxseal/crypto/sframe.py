@@ -680,10 +680,19 @@ class Receiver:
     # -- key store --
 
     def add_key(self, kid: int, base_key: Buffer) -> None:
-        """Install (or replace) the base key for ``kid``; derives and caches everything once."""
+        """Install (or replace) the base key for ``kid``; derives and caches everything once.
+
+        Installing the key a KID already has is a no-op (its replay window is kept); a
+        *different* key for the KID replaces the old one, which is wiped, and starts a new window.
+        """
         if not 0 <= kid <= MAX_KID:
             raise ValueError("KID out of range 0..2**64-1")
         _check_base_key(base_key)
+        existing = self._keys.get(kid)
+        if existing is not None and _std_hmac.compare_digest(existing.base_key, bytes(base_key)):
+            # Re-delivery of the same key (e.g. a retransmitted bundle) must not reset the
+            # replay window, or every frame already accepted could be replayed.
+            return
         self._store(self._derive(kid, bytearray(base_key)))
 
     def _derive(self, kid: int, base_key: bytearray) -> _KeyState:
@@ -763,7 +772,7 @@ class Receiver:
             plaintext = state.decrypt(
                 (state.salt ^ ctr).to_bytes(12),
                 frame[hlen:],
-                header + metadata if metadata else header,
+                bytes(header) + metadata if metadata else header,
             )
         except InvalidTag:
             raise AuthenticationFailed(f"SFrame authentication failed, KID {state.kid}") from None
