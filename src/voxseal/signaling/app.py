@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from voxseal import __version__
 from voxseal.gateway import Gateway
 from voxseal.signaling.errors import install_error_handlers
 from voxseal.signaling.headers import SecurityHeaders
-from voxseal.signaling.routes import audit, auth, rooms, users
+from voxseal.signaling.routes import ROUTERS
 
 
 def create_app(gw: Gateway, *, close_on_shutdown: bool = True) -> FastAPI:
@@ -35,13 +35,7 @@ def create_app(gw: Gateway, *, close_on_shutdown: bool = True) -> FastAPI:
     app.state.gateway = gw
     install_error_handlers(app)
 
-    @app.get("/healthz", tags=["ops"])
-    def healthz(request: Request) -> dict[str, object]:
-        """Liveness and store reachability; no authentication, no details worth stealing."""
-        gw.db.query_one("SELECT 1")
-        return {"status": "ok", "version": __version__}
-
-    for module in (auth, users, rooms, audit):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
     app.add_middleware(SecurityHeaders)
     return app

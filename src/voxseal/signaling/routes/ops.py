@@ -1,0 +1,16 @@
+"""``/healthz``: liveness and store reachability, no authentication, nothing worth stealing."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from voxseal import __version__
+from voxseal.signaling.deps import gateway
+
+router = APIRouter(tags=["ops"])
+
+
+@router.get("/healthz")
+def healthz(request: Request) -> dict[str, object]:
+    gateway(request).db.query_one("SELECT 1")
+    return {"status": "ok", "version": __version__}
