@@ -1,0 +1,1 @@
+"""Tests of voxseal.crypto: RFC vectors, properties, refusals."""
