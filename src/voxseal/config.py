@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from voxseal.errors import ConfigError
+from voxseal.store.database import redact_url
 
 ENV_PREFIX = "VOXSEAL_"
 CONFIG_FILE_NAME = "voxseal.toml"
@@ -94,7 +95,7 @@ class LockoutSettings:
 class TokenSettings:
     access_ttl: Duration = Duration(900.0)
     join_ttl: Duration = Duration(600.0)
-    max_join_ttl: Duration = Duration(86400.0)
+    max_join_ttl: Duration = Duration(6 * 3600.0)
     mfa_challenge_ttl: Duration = Duration(300.0)
     issuer: str = "voxseal"
 
@@ -105,6 +106,8 @@ class TokenSettings:
             raise ConfigError("tokens.access_ttl", "access tokens are short-lived: at most 1d")
         if not self.issuer:
             raise ConfigError("tokens.issuer", "must not be empty")
+        if self.mfa_challenge_ttl > 300:
+            raise ConfigError("tokens.mfa_challenge_ttl", "at most 5m")
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,18 @@ class Settings:
             object.__setattr__(self, "public_base_url", f"https://localhost:{self.port}")
         if not self.database_url:
             object.__setattr__(self, "database_url", f"sqlite:///{self.data_dir / 'voxseal.db'}")
+
+    def __repr__(self) -> str:
+        # the database URL may carry a password; nothing else here is secret
+        shown = ", ".join(
+            f"{f.name}={getattr(self, f.name)!r}"
+            if f.name != "database_url"
+            else f"database_url={redact_url(self.database_url)!r}"
+            for f in dataclasses.fields(self)
+        )
+        return f"Settings({shown})"
+
+    __str__ = __repr__
 
     @property
     def dev_ca_dir(self) -> Path:

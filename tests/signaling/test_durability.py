@@ -6,7 +6,6 @@ import signal
 from pathlib import Path
 
 import pytest
-
 from tests.signaling.conftest import start_gateway
 
 
