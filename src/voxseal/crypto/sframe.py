@@ -760,8 +760,9 @@ class Receiver:
             return self._unprotect_cold(frame, metadata)
         header = frame[:hlen]
         h = _from_bytes(header)
-        state = self._route.get(h >> cbits)
-        if state is None:
+        try:
+            state = self._route[h >> cbits]
+        except KeyError:
             return self._unprotect_cold(frame, metadata)
         ctr = h & cmask
         top = state.top
