@@ -58,4 +58,12 @@ def uvicorn_config(app: Any, settings: Settings, certs: ServerCertificates) -> u
 
 
 def serve(app: Any, settings: Settings, certs: ServerCertificates) -> None:
-    uvicorn.Server(uvicorn_config(app, settings, certs)).run()
+    """Serve until SIGINT/SIGTERM; the lifespan's shutdown (audit checkpoint) runs first.
+
+    uvicorn re-raises the interrupt once it has shut down gracefully; by then everything is
+    closed, so Ctrl-C is a normal, successful stop.
+    """
+    try:
+        uvicorn.Server(uvicorn_config(app, settings, certs)).run()
+    except KeyboardInterrupt:
+        pass
