@@ -168,6 +168,8 @@ def test_issue_bounds(tokens) -> None:
         tokens.issue_access("a", ["caller"], scope=["launch:missiles"])
     with pytest.raises(InvalidInput):
         JoinGrants.from_names(["publish", "root"])
+    with pytest.raises(InvalidInput):
+        tokens.issue_access("a", ["root"])
 
 
 # -- revocation -----------------------------------------------------------------------------

@@ -33,7 +33,6 @@ from voxseal.errors import (
     InvalidMFACode,
     MFAError,
     MFANotEnrolled,
-    TokenError,
     VoxsealError,
 )
 from voxseal.identity import rbac
@@ -276,7 +275,7 @@ class Authenticator:
             principal = self.directory.find(claims.subject)
             if principal is None or principal.disabled:
                 raise InvalidCredentials("principal is unknown or disabled", reason="token_invalid")
-        except (TokenError, InvalidCredentials, VoxsealError) as exc:
+        except VoxsealError as exc:  # token errors, unknown/disabled principal
             self._emit(
                 "token.refused",
                 Outcome.DENIED,

@@ -217,7 +217,12 @@ class TokenAuthority:
         ttl = self.access_ttl if ttl is None else float(ttl)
         if not 0 < ttl <= self.access_ttl:
             raise InvalidInput("access token ttl out of range", reason="token_ttl")
-        role_set = frozenset(Role(r) for r in roles)
+        try:
+            role_set = frozenset(Role(r) for r in roles)
+        except ValueError:
+            raise InvalidInput(
+                "unknown role in access token request", reason="unknown_role"
+            ) from None
         scope_set = frozenset(str(s) for s in scope)
         for s in scope_set:
             if s != FULL_SCOPE and s not in {p.value for p in Permission}:
