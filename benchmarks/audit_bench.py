@@ -31,13 +31,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from voxseal.audit import AuditEvent, AuditLog, Outcome, verify_chain  # noqa: E402
-from voxseal.audit.chain import GENESIS_HASH, RECORD_COLUMNS, chain_rows, encode_record  # noqa: E402
-from voxseal.audit.guard import prepare  # noqa: E402
-from voxseal.audit.schema import MIGRATIONS  # noqa: E402
-from voxseal.store import Database, open_store  # noqa: E402
+from voxseal.audit import AuditEvent, AuditLog, Outcome, verify_chain
+from voxseal.audit.chain import GENESIS_HASH, RECORD_COLUMNS, chain_rows, encode_record
+from voxseal.audit.guard import prepare
+from voxseal.audit.schema import MIGRATIONS
+from voxseal.store import Database, open_store
 
 PG_URL = os.environ.get("VOXSEAL_TEST_PG_URL", "postgresql://127.0.0.1:5432/test")
 
