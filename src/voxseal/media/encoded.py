@@ -1,0 +1,162 @@
+"""Encoded-frame I/O on aiortc: take encoded payloads out of a receiver, put them into a sender.
+
+This is the seam the WebRTC Encoded Transform API gives browsers (``RTCRtpScriptTransform``),
+rebuilt on aiortc 1.16, which has no such API. Both directions work on whole encoded frames —
+after depacketisation and the jitter buffer on receive, before packetisation on send — so the
+bytes here are exactly what SFrame protects (RFC 9605 §4.1).
+
+**Receive** (:func:`tap_encoded_frames`). In ``RTCRtpReceiver._handle_rtp_packet`` aiortc runs
+SRTP → RTP parsing → depayload → jitter buffer and then puts ``(codec, JitterFrame)`` on the
+receiver's private decoder queue, which a thread drains into the codec picked by the module
+global ``get_decoder``. Options considered:
+
+* replacing ``get_decoder`` (or registering a "decoder") is global: every receiver in the process
+  would change, including the SFU's, and the decoder runs on a thread, far from the asyncio code
+  that must count failures and fire callbacks;
+* overriding ``_handle_rtp_packet`` would copy aiortc's RTX/NACK/jitter-buffer logic;
+* the decoder queue is the one point where "a complete encoded frame" exists. So we swap **this
+  receiver's** queue for a proxy: frames go to our sink (on the event loop, in order), the stop
+  sentinel still goes to aiortc's decoder thread so the remote track ends as usual. aiortc's
+  decoder therefore never sees media bytes — ciphertext is never decoded as if it were audio.
+
+**Send** (:class:`EncodedAudioTrack`). ``RTCRtpSender._next_encoded_frame`` calls
+``track.recv()``; a ``Frame`` is encoded, anything else (an ``av.Packet``) goes through
+``Encoder.pack``, which for Opus returns ``[bytes(packet)]`` with the timestamp converted from the
+packet's ``pts``/``time_base`` — no re-encoding. So a track that yields packets sends exactly our
+bytes as the RTP payload, and aiortc still owns SSRC, sequence numbers, the random timestamp
+origin, SRTP and RTCP.
+
+Nothing here imports SFrame: the SFU forwards with these pieces alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+from collections.abc import Callable
+from typing import Any
+
+import av
+from aiortc import MediaStreamTrack, RTCRtpReceiver
+from aiortc.mediastreams import MediaStreamError
+
+from voxseal.media.audio import FRAME_SAMPLES, TIME_BASE
+from voxseal.media.errors import MediaError
+
+__all__ = ["EncodedAudioTrack", "EncodedFrameSink", "tap_encoded_frames"]
+
+logger = logging.getLogger(__name__)
+
+#: ``sink(payload, rtp_timestamp)``: one complete encoded frame; the timestamp is in RTP clock
+#: units (48 kHz for Opus) relative to the first frame this receiver saw
+EncodedFrameSink = Callable[[bytes, int], None]
+
+_QUEUE_ATTR = "_RTCRtpReceiver__decoder_queue"
+
+
+class _EncodedFrameTap:
+    """Stands in for one receiver's decoder queue: frames to the sink, stop sentinel onwards."""
+
+    __slots__ = ("_inner", "errors", "sink")
+
+    def __init__(self, inner: queue.Queue[Any], sink: EncodedFrameSink) -> None:
+        self._inner = inner
+        self.sink = sink
+        self.errors = 0
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        if item is None:  # receiver stopping: let aiortc's decoder thread end the track
+            self._inner.put(None, block, timeout)
+            return
+        _codec, frame = item
+        try:
+            self.sink(bytes(frame.data), frame.timestamp)
+        except Exception:  # a bug in a sink must not kill aiortc's DTLS receive loop
+            self.errors += 1
+            logger.exception("encoded-frame sink failed")
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        return self._inner.get(block, timeout)
+
+
+def tap_encoded_frames(receiver: RTCRtpReceiver, sink: EncodedFrameSink) -> None:
+    """Route every complete encoded frame of ``receiver`` to ``sink`` instead of its decoder.
+
+    Scoped to this one receiver (no aiortc globals change). Install it before the first RTP
+    packet arrives, i.e. right after ``addTransceiver`` / ``setRemoteDescription``; installing
+    again replaces the sink.
+    """
+    inner = getattr(receiver, _QUEUE_ATTR, None)
+    if isinstance(inner, _EncodedFrameTap):
+        inner.sink = sink
+        return
+    if not isinstance(inner, queue.Queue):
+        raise MediaError(
+            "aiortc's RTCRtpReceiver layout changed; cannot tap encoded frames",
+            reason="encoded_tap_unavailable",
+        )
+    setattr(receiver, _QUEUE_ATTR, _EncodedFrameTap(inner, sink))
+
+
+class EncodedAudioTrack(MediaStreamTrack):
+    """An outbound audio track whose frames are already encoded (``av.Packet`` per RTP payload).
+
+    :meth:`push` is synchronous and never blocks the caller (the SFU's receive path): if the
+    consumer (aiortc's sender task) falls ``max_queue`` frames behind, the oldest frame is dropped
+    and counted — late audio is worthless and a bounded queue bounds memory per subscriber.
+
+    Timestamps: callers give RTP-clock timestamps of their source; when the source changes (an
+    SFU slot re-bound to another publisher) the track re-bases them so its own output stays
+    monotonic with a one-frame step, which receivers' jitter buffers expect.
+    """
+
+    kind = "audio"
+
+    def __init__(self, *, max_queue: int = 25) -> None:
+        super().__init__()
+        self._queue: asyncio.Queue[av.Packet | None] = asyncio.Queue()
+        self._max_queue = max_queue
+        self._source: object = None
+        self._offset = 0
+        self._last_out: int | None = None
+        self.frames_pushed = 0
+        self.bytes_pushed = 0
+        self.frames_dropped = 0
+
+    def push(self, payload: bytes, timestamp: int, *, source: object = None) -> None:
+        """Queue one encoded frame for sending (drops the oldest if the queue is full)."""
+        if self.readyState != "live":
+            return
+        if source is not self._source or self._last_out is None:
+            start = 0 if self._last_out is None else self._last_out + FRAME_SAMPLES
+            self._offset = start - timestamp
+            self._source = source
+        out = timestamp + self._offset
+        if self._last_out is not None and out <= self._last_out:
+            # stale or duplicated timestamp from the source: keep ours monotonic
+            self._offset += self._last_out + FRAME_SAMPLES - out
+            out = self._last_out + FRAME_SAMPLES
+        self._last_out = out
+        packet = av.Packet(payload)
+        packet.pts = out
+        packet.time_base = TIME_BASE
+        if self._queue.qsize() >= self._max_queue:
+            self._queue.get_nowait()
+            self.frames_dropped += 1
+        self._queue.put_nowait(packet)
+        self.frames_pushed += 1
+        self.bytes_pushed += len(payload)
+
+    async def recv(self) -> av.Packet:
+        if self.readyState != "live":
+            raise MediaStreamError
+        packet = await self._queue.get()
+        if packet is None:
+            raise MediaStreamError
+        return packet
+
+    def stop(self) -> None:
+        if self.readyState == "live":
+            self._queue.put_nowait(None)
+        super().stop()
