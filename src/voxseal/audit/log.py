@@ -104,8 +104,7 @@ class _Pending:
 
 def _in_transaction(db: Database) -> bool:
     """Whether this thread is inside ``db.transaction()`` (so the writer could not get in)."""
-    depth = getattr(db, "_depth", None)
-    return bool(getattr(depth, "n", 0))
+    return db.in_transaction()
 
 
 class AuditLog:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,13 +16,37 @@ from voxseal.gateway import Gateway
 from voxseal.signaling.errors import install_error_handlers
 from voxseal.signaling.headers import SecurityHeaders
 from voxseal.signaling.routes import ROUTERS
+from voxseal.signaling.rtc import Close, RtcHub
+from voxseal.signaling.rtc import router as rtc_router
+
+log = logging.getLogger("voxseal.signaling")
+
+#: how often expired revocations, MFA challenges and lockout counters are purged
+HOUSEKEEPING_INTERVAL = 3600.0
+
+
+async def housekeeping(gw: Gateway, interval: float = HOUSEKEEPING_INTERVAL) -> None:
+    """Purge rows that no longer protect anything; any node may do it, at any time."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            purged = await run_in_threadpool(gw.authenticator.purge_expired)
+            log.info("housekeeping purged %s", purged)
+        except Exception:
+            log.exception("housekeeping failed; will retry")
 
 
 def create_app(gw: Gateway, *, close_on_shutdown: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(gw.record, "server.start", actor="system", version=__version__)
+        sweeper = asyncio.create_task(housekeeping(gw))
         yield
+        for pid in list(app.state.rtc.sockets):
+            await app.state.rtc.close(pid, Close.GOING_AWAY, "server shutting down")
+        sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeper
         await run_in_threadpool(gw.record, "server.stop", actor="system")
         if close_on_shutdown:
             await run_in_threadpool(gw.close)  # drains the audit queue, signs a checkpoint
@@ -33,9 +60,11 @@ def create_app(gw: Gateway, *, close_on_shutdown: bool = True) -> FastAPI:
         redoc_url=None,
     )
     app.state.gateway = gw
+    app.state.rtc = RtcHub(gw)
     install_error_handlers(app)
 
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(rtc_router)
     app.add_middleware(SecurityHeaders)
     return app

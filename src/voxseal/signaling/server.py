@@ -6,6 +6,7 @@ development CA created in the data dir on first start.
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,7 +64,5 @@ def serve(app: Any, settings: Settings, certs: ServerCertificates) -> None:
     uvicorn re-raises the interrupt once it has shut down gracefully; by then everything is
     closed, so Ctrl-C is a normal, successful stop.
     """
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         uvicorn.Server(uvicorn_config(app, settings, certs)).run()
-    except KeyboardInterrupt:
-        pass

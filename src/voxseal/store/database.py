@@ -119,6 +119,10 @@ class Database(ABC):
                 self._depth.n = 0
                 self._current = None  # type: ignore[assignment]
 
+    def in_transaction(self) -> bool:
+        """Whether the calling thread is inside :meth:`transaction` (joins, not nests)."""
+        return bool(getattr(self._depth, "n", 0))
+
     @abstractmethod
     def close(self) -> None: ...
 
