@@ -23,6 +23,7 @@ reported through ``on_rejected``.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -216,6 +217,16 @@ class MediaEndpoint:
 
     # --- stats and teardown --------------------------------------------------------------------
 
+    @property
+    def publishing(self) -> bool:
+        """True while the published source still produces audio."""
+        return self._track is not None and self._track.readyState == "live"
+
+    @property
+    def receive_stats(self) -> E2eeReceiveStats:
+        """Live E2EE receive counters (no await needed; :meth:`stats` adds transport stats)."""
+        return self._audio.stats
+
     async def stats(self) -> EndpointStats:
         received = lost = jitter = 0
         if self._pc.connectionState != "closed":
@@ -232,8 +243,8 @@ class MediaEndpoint:
             srtp_profile=srtp.profile,
             srtp_rtp_failures=srtp.rtp_failures,
             srtp_rtcp_failures=srtp.rtcp_failures,
-            send=self._track.stats if self._track is not None else None,
-            receive=self._audio.stats,
+            send=copy.deepcopy(self._track.stats) if self._track is not None else None,
+            receive=copy.deepcopy(self._audio.stats),
             rtp_packets_received=received,
             rtp_packets_lost=lost,
             rtp_jitter=jitter,

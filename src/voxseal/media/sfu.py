@@ -1,0 +1,315 @@
+"""The blind SFU: terminates DTLS-SRTP with each participant, forwards SFrame ciphertext.
+
+The gateway must route voice it cannot read. This module is the whole forwarding path, and it
+is built so that it *cannot* read it:
+
+* **No SFrame in the module graph.** It imports :mod:`voxseal.media.encoded`,
+  :mod:`~voxseal.media.peer`, :mod:`~voxseal.media.srtp`, :mod:`~voxseal.media.audio` (constants)
+  and :mod:`~voxseal.media.errors` — never :mod:`voxseal.crypto` (whose package import loads
+  SFrame). A test imports this module in a fresh interpreter and checks ``voxseal.crypto`` is not
+  loaded; :func:`forbid_sframe` lets a gateway process make that a hard rule (importing SFrame
+  afterwards raises), and a test runs a whole SFU in such a process.
+* **No key parameter anywhere.** The API takes SDP and participant ids; the forward path is
+  "bytes in, the same bytes out" — it never parses, decodes or decrypts a payload.
+* **Encoded-frame forwarding.** Each publisher's receiver is tapped after SRTP + jitter buffer
+  (:func:`~voxseal.media.encoded.tap_encoded_frames`), and each payload is pushed unchanged into
+  the subscribers' :class:`~voxseal.media.encoded.EncodedAudioTrack`s, which aiortc packetises
+  with fresh SSRC/sequence numbers and re-protects with that hop's SRTP keys. So every hop has
+  its own DTLS-SRTP session (AEAD-only by default) while the SFrame layer passes end to end.
+
+Sessions and subscriptions: each participant offers one publish m-line (``sendonly`` or
+``sendrecv``) and N receive slots (``recvonly``); :meth:`Sfu.subscribe` binds a publisher to a
+free slot of the subscriber. Unsubscribed slots carry nothing. Slots are negotiated up front to
+avoid SDP renegotiation on every join (aiortc renegotiation is fragile, and it costs a round
+trip); rooms decide who subscribes to whom (grants), the SFU only obeys.
+
+Stats per session: frames/bytes in (published) and out (forwarded to it), frames dropped on a
+slow subscriber, the negotiated SRTP profile, SRTP/SRTCP authentication failures, RTP loss and
+jitter from aiortc's receiver reports. ``on_frame`` lets a monitor (or a test) observe each
+forwarded payload's size and bytes — bytes which are SFrame ciphertext by construction.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiortc import RTCIceServer, RTCPeerConnection, RTCSessionDescription
+
+from voxseal.media.encoded import EncodedAudioTrack, tap_encoded_frames
+from voxseal.media.errors import (
+    MediaError,
+    NegotiationFailed,
+    NoReceiveSlot,
+    UnknownParticipant,
+)
+from voxseal.media.peer import new_peer_connection, offered_directions, wait_connected
+from voxseal.media.srtp import SrtpMonitor, secure_transports
+
+__all__ = ["FrameObserver", "Sfu", "SfuSessionStats", "forbid_sframe"]
+
+#: ``on_frame(publisher_id, payload)``: sees every forwarded payload (read-only; keep it cheap)
+FrameObserver = Callable[[str, bytes], None]
+
+_FORBIDDEN = ("voxseal.crypto",)
+
+
+class _RefuseCrypto(importlib.abc.MetaPathFinder):
+    """A meta-path finder that refuses the E2EE core in a gateway process."""
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> None:
+        if any(fullname == m or fullname.startswith(m + ".") for m in _FORBIDDEN):
+            raise ImportError(f"{fullname} is not importable in an SFU process (no SFrame keys)")
+        return None
+
+
+def forbid_sframe() -> None:
+    """Make this process unable to import SFrame (call early in an SFU-only process).
+
+    Raises :class:`MediaError` if the E2EE core is already loaded — then the process is not
+    an SFU-only process and pretending otherwise would be a false guarantee.
+    """
+    loaded = [m for m in sys.modules if any(m == f or m.startswith(f + ".") for f in _FORBIDDEN)]
+    if loaded:
+        raise MediaError(
+            f"SFrame already imported in this process ({', '.join(sorted(loaded))})",
+            reason="sframe_present",
+        )
+    if not any(isinstance(f, _RefuseCrypto) for f in sys.meta_path):
+        sys.meta_path.insert(0, _RefuseCrypto())
+
+
+@dataclass
+class SfuSessionStats:
+    """One participant's session as the gateway sees it: metadata and counters, no content."""
+
+    participant_id: str
+    connection_state: str
+    srtp_profile: str | None
+    srtp_rtp_failures: int
+    srtp_rtcp_failures: int
+    #: encoded frames (= RTP packets for Opus) and payload bytes published by this participant
+    packets_in: int = 0
+    bytes_in: int = 0
+    #: frames and bytes forwarded to this participant (its subscriptions)
+    packets_out: int = 0
+    bytes_out: int = 0
+    #: frames dropped because this subscriber's send queue was full
+    packets_dropped: int = 0
+    rtp_packets_lost: int = 0
+    rtp_jitter: int = 0
+    subscriptions: list[str] = field(default_factory=list)
+    free_slots: int = 0
+
+
+class _Session:
+    __slots__ = (
+        "bytes_in",
+        "packets_in",
+        "participant_id",
+        "pc",
+        "publishes",
+        "slot_owner",
+        "slots",
+        "srtp",
+    )
+
+    def __init__(self, participant_id: str, pc: RTCPeerConnection) -> None:
+        self.participant_id = participant_id
+        self.pc = pc
+        self.srtp: SrtpMonitor | None = None
+        self.publishes = False
+        #: receive slots by mid, in offer order
+        self.slots: dict[str, EncodedAudioTrack] = {}
+        #: mid -> publisher currently bound to it
+        self.slot_owner: dict[str, str] = {}
+        self.packets_in = 0
+        self.bytes_in = 0
+
+    def free_slot(self) -> str | None:
+        return next((mid for mid in self.slots if mid not in self.slot_owner), None)
+
+
+class Sfu:
+    """Selective forwarding of SFrame-protected audio between participants of one room.
+
+    One instance per room (or per worker process holding several rooms: participant ids must
+    then be unique across them). All methods run on the event loop that owns the peer
+    connections.
+    """
+
+    def __init__(
+        self,
+        *,
+        aead_srtp_only: bool = True,
+        ice_servers: Sequence[RTCIceServer] = (),
+        on_frame: FrameObserver | None = None,
+    ) -> None:
+        self._aead_only = aead_srtp_only
+        self._ice_servers = tuple(ice_servers)
+        self._sessions: dict[str, _Session] = {}
+        #: publisher id -> {subscriber id: the subscriber's slot track}
+        self._fanout: dict[str, dict[str, EncodedAudioTrack]] = {}
+        self.on_frame = on_frame
+
+    @property
+    def participants(self) -> list[str]:
+        return list(self._sessions)
+
+    def _session(self, participant_id: str) -> _Session:
+        try:
+            return self._sessions[participant_id]
+        except KeyError:
+            raise UnknownParticipant(f"no media session for {participant_id!r}") from None
+
+    # --- sessions ------------------------------------------------------------------------------
+
+    async def add_participant(self, participant_id: str, offer_sdp: str) -> str:
+        """Terminate a participant's peer connection: apply its offer, return our answer."""
+        if participant_id in self._sessions:
+            raise NegotiationFailed(f"{participant_id!r} already has a media session")
+        directions = offered_directions(offer_sdp)
+        pc = new_peer_connection(self._ice_servers)
+        session = _Session(participant_id, pc)
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+            # no await until the tap and the SRTP policy are in place: DTLS starts on the next
+            session.srtp = secure_transports(pc, aead_only=self._aead_only)
+            for transceiver in pc.getTransceivers():
+                offered = directions.get(transceiver.mid or "", "inactive")
+                publish = offered in ("sendonly", "sendrecv") and not session.publishes
+                slot = offered in ("recvonly", "sendrecv")
+                if publish:
+                    session.publishes = True
+                    tap_encoded_frames(transceiver.receiver, self._sink(participant_id))
+                if slot:
+                    track = EncodedAudioTrack()
+                    session.slots[transceiver.mid] = track
+                    transceiver.sender.replaceTrack(track)
+                transceiver.direction = (
+                    "sendrecv"
+                    if publish and slot
+                    else "recvonly"
+                    if publish
+                    else "sendonly"
+                    if slot
+                    else "inactive"
+                )
+            await pc.setLocalDescription(await pc.createAnswer())
+        except MediaError:
+            await pc.close()
+            raise
+        except Exception as exc:
+            await pc.close()
+            raise NegotiationFailed(f"offer refused: {type(exc).__name__}: {exc}") from None
+        self._sessions[participant_id] = session
+        self._fanout.setdefault(participant_id, {})
+        return pc.localDescription.sdp
+
+    async def wait_connected(self, participant_id: str, timeout: float = 10.0) -> None:
+        await wait_connected(self._session(participant_id).pc, timeout)
+
+    async def remove_participant(self, participant_id: str) -> None:
+        """Close a participant's session; nobody receives from it, it receives from nobody."""
+        session = self._sessions.pop(participant_id, None)
+        if session is None:
+            return
+        self._fanout.pop(participant_id, None)
+        for subscribers in self._fanout.values():
+            subscribers.pop(participant_id, None)
+        for other in self._sessions.values():
+            for mid, owner in list(other.slot_owner.items()):
+                if owner == participant_id:
+                    del other.slot_owner[mid]
+        for track in session.slots.values():
+            track.stop()
+        await session.pc.close()
+
+    async def close(self) -> None:
+        for participant_id in list(self._sessions):
+            await self.remove_participant(participant_id)
+
+    # --- subscriptions -----------------------------------------------------------------------
+
+    def subscribe(self, subscriber_id: str, publisher_id: str) -> str:
+        """Forward ``publisher_id``'s audio to ``subscriber_id``; returns the slot's mid.
+
+        Idempotent. Raises :class:`UnknownParticipant` or :class:`NoReceiveSlot`.
+        """
+        if subscriber_id == publisher_id:
+            raise MediaError("a participant does not subscribe to itself", reason="self_subscribe")
+        subscriber = self._session(subscriber_id)
+        self._session(publisher_id)
+        for mid, owner in subscriber.slot_owner.items():
+            if owner == publisher_id:
+                return mid
+        mid = subscriber.free_slot()
+        if mid is None:
+            raise NoReceiveSlot(f"{subscriber_id!r} has no free receive slot")
+        subscriber.slot_owner[mid] = publisher_id
+        self._fanout[publisher_id][subscriber_id] = subscriber.slots[mid]
+        return mid
+
+    def unsubscribe(self, subscriber_id: str, publisher_id: str) -> None:
+        """Stop forwarding ``publisher_id`` to ``subscriber_id`` (frees the slot)."""
+        subscriber = self._session(subscriber_id)
+        self._fanout.get(publisher_id, {}).pop(subscriber_id, None)
+        for mid, owner in list(subscriber.slot_owner.items()):
+            if owner == publisher_id:
+                del subscriber.slot_owner[mid]
+
+    # --- the forwarding fast path ------------------------------------------------------------
+
+    def _sink(self, publisher_id: str) -> Callable[[bytes, int], None]:
+        def sink(payload: bytes, timestamp: int) -> None:
+            self.forward(publisher_id, payload, timestamp)
+
+        return sink
+
+    def forward(self, publisher_id: str, payload: bytes, timestamp: int) -> None:
+        """Forward one encoded frame from ``publisher_id`` to its subscribers, unchanged.
+
+        Called by the publisher's receiver tap. It is public so that a gateway-side component
+        (and the tests that play a compromised SFU) can inject frames: the receivers' SFrame
+        layer, not this SFU, decides what is authentic.
+        """
+        session = self._sessions.get(publisher_id)
+        if session is None:
+            return
+        session.packets_in += 1
+        session.bytes_in += len(payload)
+        if self.on_frame is not None:
+            self.on_frame(publisher_id, payload)
+        for track in self._fanout[publisher_id].values():
+            track.push(payload, timestamp, source=publisher_id)
+
+    # --- stats ---------------------------------------------------------------------------------
+
+    async def stats(self, participant_id: str) -> SfuSessionStats:
+        session = self._session(participant_id)
+        lost = jitter = 0
+        if session.pc.connectionState != "closed":
+            for s in (await session.pc.getStats()).values():
+                if getattr(s, "type", None) == "inbound-rtp":
+                    lost += s.packetsLost
+                    jitter = max(jitter, s.jitter)
+        srtp = session.srtp or SrtpMonitor()
+        return SfuSessionStats(
+            participant_id=participant_id,
+            connection_state=session.pc.connectionState,
+            srtp_profile=srtp.profile,
+            srtp_rtp_failures=srtp.rtp_failures,
+            srtp_rtcp_failures=srtp.rtcp_failures,
+            packets_in=session.packets_in,
+            bytes_in=session.bytes_in,
+            packets_out=sum(t.frames_pushed for t in session.slots.values()),
+            bytes_out=sum(t.bytes_pushed for t in session.slots.values()),
+            packets_dropped=sum(t.frames_dropped for t in session.slots.values()),
+            rtp_packets_lost=lost,
+            rtp_jitter=jitter,
+            subscriptions=list(session.slot_owner.values()),
+            free_slots=len(session.slots) - len(session.slot_owner),
+        )
