@@ -49,7 +49,7 @@ from voxseal.media.errors import (
 from voxseal.media.peer import new_peer_connection, offered_directions, wait_connected
 from voxseal.media.srtp import SrtpMonitor, secure_transports
 
-__all__ = ["FrameObserver", "Sfu", "SfuSessionStats", "forbid_sframe"]
+__all__ = ["FrameObserver", "Sfu", "SfuSessionStats", "forbid_sframe", "sframe_forbidden"]
 
 #: ``on_frame(publisher_id, payload)``: sees every forwarded payload (read-only; keep it cheap)
 FrameObserver = Callable[[str, bytes], None]
@@ -80,6 +80,11 @@ def forbid_sframe() -> None:
         )
     if not any(isinstance(f, _RefuseCrypto) for f in sys.meta_path):
         sys.meta_path.insert(0, _RefuseCrypto())
+
+
+def sframe_forbidden() -> bool:
+    """True if :func:`forbid_sframe` is in force in this process."""
+    return any(isinstance(f, _RefuseCrypto) for f in sys.meta_path)
 
 
 @dataclass
