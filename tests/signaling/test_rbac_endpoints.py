@@ -39,6 +39,11 @@ REQUESTS: dict[tuple[str, str], dict[str, Any]] = {
         "path": {"room": "rbac-room"},
         "json": {"identity": "someone", "grants": ["subscribe"]},
     },
+    ("GET", "/v1/rooms"): {},
+    ("GET", "/v1/rooms/{room}/stats"): {"path": {"room": "no-such-room"}},
+    ("DELETE", "/v1/rooms/{room}/participants/{identity}"): {
+        "path": {"room": "no-such-room", "identity": "nobody"}
+    },
     ("GET", "/v1/audit"): {},
     ("GET", "/v1/audit/verify"): {},
 }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -22,7 +22,7 @@ from voxseal.signaling.headers import correlation_id
 log = logging.getLogger("voxseal.signaling")
 
 
-async def audit_refusal(request: Request, status: int, reason: str) -> None:
+async def audit_refusal(request: Request | WebSocket, status: int, reason: str) -> None:
     gateway = getattr(request.app.state, "gateway", None)
     if gateway is None:
         return
@@ -31,7 +31,7 @@ async def audit_refusal(request: Request, status: int, reason: str) -> None:
         action="http.refused",
         outcome=Outcome.DENIED if status in (401, 403, 429) else Outcome.FAILURE,
         actor=caller.name if caller else None,
-        target=f"{request.method} {request.url.path}",
+        target=f"{request.scope.get('method', 'WS')} {request.url.path}",
         source=request.client.host if request.client else None,
         correlation_id=correlation_id(request.scope),
         details={"status": status, "reason": reason},

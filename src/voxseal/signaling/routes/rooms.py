@@ -1,12 +1,16 @@
-"""``/v1/rooms/{room}/tokens``: join tokens for callers and agents, minted by backends."""
+"""``/v1/rooms``: live rooms, their stats, removing a participant, and minting join tokens."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
+from voxseal.audit.events import Outcome
+from voxseal.errors import NotFound
 from voxseal.identity.rbac import Permission
 from voxseal.identity.tokens import JoinGrants
 from voxseal.signaling.deps import Caller, allowed, gateway, source_ip
@@ -49,3 +53,82 @@ def mint_join_token(
         "grants": sorted(set(body.grants)),
         "expires_at": issued.expires_at,
     }
+
+
+def _hub(request: Request):  # type: ignore[no-untyped-def]
+    return request.app.state.rtc
+
+
+@router.get("/v1/rooms")
+def list_rooms(
+    request: Request,
+    who: Caller = Depends(allowed(Permission.ROOMS_READ)),  # noqa: B008
+) -> dict[str, Any]:
+    rooms = _hub(request).rooms.snapshot()
+    gateway(request).record(
+        "rooms.list",
+        actor=who.name,
+        target="rooms",
+        source=source_ip(request),
+        correlation_id=correlation_id(request.scope),
+        count=len(rooms),
+    )
+    return {"rooms": rooms}
+
+
+@router.get("/v1/rooms/{room}/stats")
+def room_stats(
+    room: str,
+    request: Request,
+    who: Caller = Depends(allowed(Permission.STATS_READ)),  # noqa: B008
+) -> dict[str, Any]:
+    hub = _hub(request)
+    live = hub.rooms.rooms.get(room)
+    if live is None:
+        raise NotFound(f"no live room {room!r}")
+    gateway(request).record(
+        "rooms.stats",
+        actor=who.name,
+        target=room,
+        source=source_ip(request),
+        correlation_id=correlation_id(request.scope),
+    )
+    return {
+        "room": room,
+        "sessions": [
+            {
+                "participant": p.id,
+                "identity": p.identity,
+                "key_epoch": p.key_epoch,
+                "joined_at": p.joined_at,
+                **asdict(hub.stats[p.id]),
+            }
+            for p in live.participants.values()
+        ],
+    }
+
+
+@router.delete("/v1/rooms/{room}/participants/{identity}", status_code=204)
+async def remove_participant(
+    room: str,
+    identity: str,
+    request: Request,
+    who: Caller = Depends(allowed(Permission.ROOMS_ADMIN)),  # noqa: B008
+) -> None:
+    """Remove a participant; the others are told and rekey, so it hears nothing after."""
+    hub = _hub(request)
+    try:
+        victim, deliveries = hub.rooms.remove_identity(room, identity)
+    except NotFound:
+        await run_in_threadpool(
+            lambda: gateway(request).record(
+                "rtc.remove",
+                actor=who.name,
+                target=identity,
+                outcome=Outcome.FAILURE,
+                room=room,
+                reason="not_in_room",
+            )
+        )
+        raise
+    await hub.remove(victim, deliveries, by=who.name)

@@ -1,0 +1,1 @@
+"""Rooms, WebRTC endpoints and the SFU that forwards encrypted frames."""

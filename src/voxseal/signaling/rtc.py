@@ -1,0 +1,335 @@
+"""``wss://…/v1/rtc``: room signaling, protocol version 1.
+
+The WebSocket edge of :mod:`voxseal.media.rooms`. A connection is admitted only with a valid
+join token (in the first ``join`` message, or ``?token=`` for clients that cannot send one
+first); from then on every message is checked against the participant's room and grants, and
+E2EE payloads are relayed between participants of the same room as opaque strings. Refusals
+are typed: a non-fatal one is an ``error`` message, a fatal one a close code (below), and both
+are audit events. Nothing in a message ever reaches a log or the audit log except ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.concurrency import run_in_threadpool
+
+from voxseal.audit.events import Outcome
+from voxseal.errors import TokenError, VoxsealError
+from voxseal.gateway import Gateway
+from voxseal.identity.tokens import JoinClaims
+from voxseal.media.rooms import Delivery, Grants, LeaveReason, Participant, RoomRegistry
+from voxseal.signaling.headers import correlation_id
+
+log = logging.getLogger("voxseal.rtc")
+
+PROTOCOL_VERSION = 1
+#: seconds a new connection has to send its ``join``
+JOIN_TIMEOUT = 10.0
+#: one text frame, at most (uvicorn's ws_max_size bounds the transport at 1 MiB)
+MAX_MESSAGE = 64 * 1024
+#: messages per second per connection, with a burst of the same size
+RATE_PER_SECOND = 50.0
+
+
+class Close:
+    """WebSocket close codes (4000–4999 are the application's)."""
+
+    NORMAL = 1000
+    GOING_AWAY = 1001
+    UNSUPPORTED_DATA = 1003
+    INTERNAL_ERROR = 1011
+    PROTOCOL_ERROR = 4400  # malformed JSON, wrong first message, unsupported version
+    UNAUTHENTICATED = 4401  # join token missing, invalid, expired or revoked
+    FORBIDDEN = 4403  # token valid but not for this (room, identity)
+    JOIN_TIMEOUT = 4408
+    REPLACED = 4409  # the same identity joined again elsewhere
+    REMOVED = 4410  # a room admin removed this participant
+    TOO_LARGE = 4413
+    RATE_LIMITED = 4429
+    ROOM_FULL = 4503
+
+
+class ProtocolError(VoxsealError):
+    reason = "protocol_error"
+
+    def __init__(self, message: str, code: int = Close.PROTOCOL_ERROR) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+@dataclass
+class TokenBucket:
+    rate: float
+    capacity: float
+    tokens: float = 0.0
+    stamp: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        self.tokens = self.capacity
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+@dataclass
+class SessionStats:
+    """What signaling knows of a session; media counters join these as the SFU lands."""
+
+    messages_in: int = 0
+    e2ee_relayed: int = 0
+    refused: int = 0
+    key_epochs: int = 0
+
+
+class RtcHub:
+    """Live connections of this node, keyed by participant id; all state on the event loop."""
+
+    def __init__(self, gw: Gateway, registry: RoomRegistry | None = None) -> None:
+        self.gw = gw
+        self.rooms = registry or RoomRegistry()
+        self.sockets: dict[str, WebSocket] = {}
+        self.stats: dict[str, SessionStats] = defaultdict(SessionStats)
+
+    async def audit(self, action: str, outcome: Outcome = Outcome.SUCCESS, **fields: Any) -> None:
+        await run_in_threadpool(lambda: self.gw.record(action, outcome=outcome, **fields))
+
+    async def deliver(self, deliveries: list[Delivery]) -> None:
+        for d in deliveries:
+            ws = self.sockets.get(d.to)
+            if ws is None:
+                continue
+            try:
+                await ws.send_text(json.dumps(d.message, separators=(",", ":")))
+            except Exception:  # the receiver's own loop notices and cleans up
+                log.debug("could not deliver %s to %s", d.message.get("type"), d.to)
+
+    async def close(self, pid: str, code: int, reason: str) -> None:
+        ws = self.sockets.pop(pid, None)
+        if ws is not None:
+            try:
+                await ws.close(code=code, reason=reason)
+            except Exception:
+                log.debug("close of %s failed (already gone)", pid)
+
+    async def remove(self, victim: Participant, deliveries: list[Delivery], *, by: str) -> None:
+        await self.close(victim.id, Close.REMOVED, "removed by a room admin")
+        await self.deliver(deliveries)
+        await self.audit(
+            "rtc.remove", actor=by, target=victim.identity, room=victim.room, participant=victim.id
+        )
+
+
+router = APIRouter()
+
+
+def _hub(ws: WebSocket) -> RtcHub:
+    return ws.app.state.rtc  # type: ignore[no-any-return]
+
+
+async def _receive(ws: WebSocket, bucket: TokenBucket) -> dict[str, Any]:
+    message = await ws.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000))
+    text = message.get("text")
+    if text is None:
+        raise ProtocolError("only JSON text frames are accepted", Close.UNSUPPORTED_DATA)
+    if len(text) > MAX_MESSAGE:
+        raise ProtocolError(f"message larger than {MAX_MESSAGE} bytes", Close.TOO_LARGE)
+    if not bucket.take():
+        raise ProtocolError("too many messages", Close.RATE_LIMITED)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        raise ProtocolError("message is not JSON") from None
+    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+        raise ProtocolError("message must be a JSON object with a string 'type'")
+    return data
+
+
+def _claims(hub: RtcHub, token: Any) -> JoinClaims:
+    if not isinstance(token, str) or not token:
+        raise TokenError("a join token is required", reason="missing_token")
+    return hub.gw.tokens.verify_join(token)
+
+
+@router.websocket("/v1/rtc")
+async def rtc(ws: WebSocket) -> None:
+    """One signaling session; an unexpected failure closes it (1011), never the server."""
+    try:
+        await _session(ws)
+    except Exception:
+        log.exception("signaling session failed")
+        try:
+            await ws.close(code=Close.INTERNAL_ERROR, reason="internal error")
+        except Exception:
+            log.debug("peer already gone")
+
+
+async def _session(ws: WebSocket) -> None:
+    hub = _hub(ws)
+    source = ws.client.host if ws.client else None
+    rid = correlation_id(ws.scope)
+    await ws.accept()
+    bucket = TokenBucket(RATE_PER_SECOND, RATE_PER_SECOND)
+    me: Participant | None = None
+
+    async def refuse(code: int, reason: str, detail: str, **audit: Any) -> None:
+        await hub.audit(
+            "rtc.refused",
+            Outcome.DENIED,
+            actor=me.identity if me else None,
+            target=me.room if me else None,
+            source=source,
+            correlation_id=rid,
+            reason=reason,
+            ws_close=code,
+            **audit,
+        )
+        try:
+            await ws.send_text(json.dumps({"type": "error", "reason": reason, "detail": detail}))
+            await ws.close(code=code, reason=reason[:120])
+        except Exception:
+            log.debug("peer gone before the refusal reached it")
+
+    # -- admission -------------------------------------------------------------------------
+    try:
+        first = await asyncio.wait_for(_receive(ws, bucket), JOIN_TIMEOUT)
+        if first["type"] != "join":
+            raise ProtocolError("the first message must be 'join'")
+        if first.get("protocol", PROTOCOL_VERSION) != PROTOCOL_VERSION:
+            raise ProtocolError(
+                f"unsupported protocol version; this server speaks {PROTOCOL_VERSION}"
+            )
+        try:
+            claims = _claims(hub, first.get("token") or ws.query_params.get("token"))
+        except TokenError as exc:
+            await refuse(Close.UNAUTHENTICATED, exc.reason, str(exc))
+            return
+        key = first.get("identity_key") or {}
+        g = claims.grants
+        try:
+            me, deliveries, replaced = hub.rooms.join(
+                claims.room,
+                claims.identity,
+                Grants(g.publish, g.subscribe, g.admin),
+                key.get("did") if isinstance(key, dict) else None,
+                key.get("doc") if isinstance(key, dict) else None,
+                now=time.time(),
+            )
+        except VoxsealError as exc:
+            code = Close.ROOM_FULL if exc.reason == "room_full" else Close.PROTOCOL_ERROR
+            await refuse(code, exc.reason, str(exc), room=claims.room)
+            return
+    except TimeoutError:
+        await refuse(Close.JOIN_TIMEOUT, "join_timeout", "no join message in time")
+        return
+    except ProtocolError as exc:
+        await refuse(exc.code, exc.reason, str(exc))
+        return
+    except WebSocketDisconnect:
+        return
+
+    if replaced is not None:
+        await hub.close(replaced.id, Close.REPLACED, "the same identity joined again")
+        await hub.audit(
+            "rtc.leave", actor=replaced.identity, target=replaced.room, reason="replaced"
+        )
+    hub.sockets[me.id] = ws
+    await hub.audit(
+        "rtc.join",
+        actor=me.identity,
+        target=me.room,
+        source=source,
+        correlation_id=rid,
+        participant=me.id,
+        grants=me.grants.names(),
+        jti=claims.jti,
+    )
+    await hub.deliver(deliveries)
+
+    # -- the session -----------------------------------------------------------------------
+    reason = LeaveReason.DISCONNECTED
+    stats = hub.stats[me.id]
+    try:
+        while hub.sockets.get(me.id) is ws:
+            try:
+                msg = await _receive(ws, bucket)
+            except ProtocolError as exc:
+                await refuse(exc.code, exc.reason, str(exc))
+                return
+            stats.messages_in += 1
+            kind = msg["type"]
+            try:
+                if kind == "e2ee":
+                    await hub.deliver(
+                        [hub.rooms.relay_e2ee(me.id, msg.get("to"), msg.get("payload"))]
+                    )
+                    stats.e2ee_relayed += 1
+                elif kind == "key_epoch":
+                    deliveries = hub.rooms.announce_epoch(me.id, msg.get("epoch"))
+                    stats.key_epochs += 1
+                    await hub.deliver(deliveries)
+                    await hub.audit(
+                        "rtc.rekey", actor=me.identity, target=me.room, epoch=me.key_epoch
+                    )
+                elif kind == "remove":
+                    victim, deliveries = hub.rooms.remove(me.id, msg.get("participant"))
+                    await hub.remove(victim, deliveries, by=me.identity)
+                elif kind == "ping":
+                    await ws.send_text(json.dumps({"type": "pong", "t": msg.get("t")}))
+                elif kind == "leave":
+                    reason = LeaveReason.LEFT
+                    return
+                else:
+                    raise ProtocolError(f"unknown message type {kind[:32]!r}")
+            except ProtocolError as exc:
+                await refuse(exc.code, exc.reason, str(exc))
+                return
+            except VoxsealError as exc:
+                stats.refused += 1
+                await hub.audit(
+                    "rtc.refused",
+                    Outcome.DENIED,
+                    actor=me.identity,
+                    target=me.room,
+                    source=source,
+                    correlation_id=rid,
+                    reason=exc.reason,
+                    message=kind[:32],
+                )
+                await ws.send_text(
+                    json.dumps({"type": "error", "reason": exc.reason, "detail": str(exc)})
+                )
+    except WebSocketDisconnect:
+        pass
+    finally:
+        if hub.sockets.get(me.id) is ws:
+            del hub.sockets[me.id]
+            await hub.deliver(hub.rooms.leave(me.id, reason))
+            await hub.audit(
+                "rtc.leave",
+                actor=me.identity,
+                target=me.room,
+                participant=me.id,
+                reason=reason.value,
+            )
+            if reason is LeaveReason.LEFT:
+                try:
+                    await ws.close(code=Close.NORMAL)
+                except Exception:
+                    log.debug("peer already closed")
+        hub.stats.pop(me.id, None)
