@@ -123,10 +123,11 @@ def test_encoded_track_rebases_timestamps_per_source() -> None:
             track.push(b"x", ts, source=a)
         for ts in (100, 1060):  # slot re-bound to another publisher
             track.push(b"y", ts, source=b)
-        track.push(b"y", 1060, source=b)  # duplicate timestamp from the source
-        return [(await track.recv()).pts for _ in range(6)]
+        track.push(b"y", 100, source=b)  # reordered: passed through for the receiver to sort
+        track.push(b"y", 2020, source=b)
+        return [(await track.recv()).pts for _ in range(7)]
 
-    assert run(scenario()) == [i * FRAME_SAMPLES for i in range(6)]
+    assert run(scenario()) == [i * FRAME_SAMPLES for i in (0, 1, 2, 3, 4, 3, 5)]
 
 
 def test_encoded_track_bounds_its_queue() -> None:

@@ -173,3 +173,62 @@ def test_sfu_forwards_ciphertext_only_to_subscribers() -> None:
             await sfu.close()
 
     run(scenario(), timeout=45)
+
+
+@pytest.mark.slow
+def test_rekey_locks_out_a_removed_participant_and_unsubscribe_stops_media() -> None:
+    async def scenario() -> None:
+        k1, k2 = new_key(), new_key()
+        sfu = Sfu()
+        heard_bob, heard_carol = AudioLog(), AudioLog()
+        alice = MediaEndpoint("alice", receive_slots=0)
+        bob = MediaEndpoint("bob", on_audio=heard_bob)
+        carol = MediaEndpoint("carol", on_audio=heard_carol)
+        everyone = (alice, bob, carol)
+        alice.set_sender_key(1, k1)
+        bob.add_peer_key("alice", 1, k1)
+        carol.add_peer_key("alice", 1, k1)
+        alice.publish(pcm_frames([tone(440, 2.0)]))
+        try:
+            for ep in everyone:
+                await join(sfu, ep)
+            sfu.subscribe("bob", "alice")
+            sfu.subscribe("carol", "alice")
+            await asyncio.gather(*(ep.wait_connected() for ep in everyone))
+            await until(lambda: carol.receive_stats.frames_decrypted >= 15)
+
+            # carol is removed from the room: the others rekey without her. Even if a
+            # compromised SFU keeps forwarding to her, she cannot decrypt from now on.
+            bob.add_peer_key("alice", 11, k2)
+            alice.set_sender_key(11, k2)
+            bob.remove_peer("nobody")  # harmless no-op
+            carol_before = carol.receive_stats.frames_decrypted
+            await until(lambda: carol.receive_stats.unknown_key >= 10)
+            assert carol.receive_stats.frames_decrypted - carol_before <= 6  # in flight only
+            assert bob.receive_stats.rejected == 0
+            bob_before = bob.receive_stats.frames_decrypted
+            await until(lambda: bob.receive_stats.frames_decrypted >= bob_before + 10)
+
+            # the SFU drops her session: nothing more is forwarded to her
+            await sfu.remove_participant("carol")
+            assert "carol" not in sfu.participants
+            with pytest.raises(UnknownParticipant):
+                await sfu.stats("carol")
+            # bob unsubscribes: his slot is freed and nothing more arrives
+            sfu.unsubscribe("bob", "alice")
+            assert (await sfu.stats("bob")).free_slots == 1
+            await asyncio.sleep(0.1)
+            received = bob.receive_stats.frames_received
+            await asyncio.sleep(0.4)
+            assert bob.receive_stats.frames_received == received
+            assert alice.publishing  # alice was still talking all along
+            stats = await alice.stats()
+            assert stats.send is not None and stats.send.key_epochs == 2
+            assert stats.send.kid == 11
+        finally:
+            for ep in everyone:
+                await ep.close()
+            await sfu.close()
+        assert abs(dominant_frequency(heard_bob.pcm("alice")) - 440) < 5
+
+    run(scenario(), timeout=45)

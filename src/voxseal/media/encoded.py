@@ -39,6 +39,7 @@ from typing import Any
 
 import av
 from aiortc import MediaStreamTrack, RTCRtpReceiver
+from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamError
 
 from voxseal.media.audio import FRAME_SAMPLES, TIME_BASE
@@ -53,6 +54,22 @@ logger = logging.getLogger(__name__)
 EncodedFrameSink = Callable[[bytes, int], None]
 
 _QUEUE_ATTR = "_RTCRtpReceiver__decoder_queue"
+_JITTER_ATTR = "_RTCRtpReceiver__jitter_buffer"
+
+
+class _PassThroughJitterBuffer:
+    """Hands each packet on at once, in arrival order: what a forwarding hop wants.
+
+    aiortc's audio jitter buffer prefetches 4 packets (80 ms) before releasing a frame; an SFU
+    that waited for it would add that delay to every call, and reordering is the *endpoint's*
+    job (its own jitter buffer still runs). For Opus one RTP packet is one encoded frame, so
+    forwarding per packet is still forwarding encoded frames.
+    """
+
+    capacity = 1
+
+    def add(self, packet: Any) -> tuple[bool, JitterFrame | None]:
+        return False, JitterFrame(packet._data, packet.timestamp)
 
 
 class _EncodedFrameTap:
@@ -80,13 +97,23 @@ class _EncodedFrameTap:
         return self._inner.get(block, timeout)
 
 
-def tap_encoded_frames(receiver: RTCRtpReceiver, sink: EncodedFrameSink) -> None:
+def tap_encoded_frames(
+    receiver: RTCRtpReceiver, sink: EncodedFrameSink, *, bypass_jitter_buffer: bool = False
+) -> None:
     """Route every complete encoded frame of ``receiver`` to ``sink`` instead of its decoder.
 
     Scoped to this one receiver (no aiortc globals change). Install it before the first RTP
     packet arrives, i.e. right after ``addTransceiver`` / ``setRemoteDescription``; installing
-    again replaces the sink.
+    again replaces the sink. ``bypass_jitter_buffer`` (forwarding hops) delivers each packet on
+    arrival instead of after aiortc's 80 ms audio prefetch; frames may then be out of order.
     """
+    if bypass_jitter_buffer:
+        if not hasattr(receiver, _JITTER_ATTR):
+            raise MediaError(
+                "aiortc's RTCRtpReceiver layout changed; cannot bypass its jitter buffer",
+                reason="encoded_tap_unavailable",
+            )
+        setattr(receiver, _JITTER_ATTR, _PassThroughJitterBuffer())
     inner = getattr(receiver, _QUEUE_ATTR, None)
     if isinstance(inner, _EncodedFrameTap):
         inner.sink = sink
@@ -106,9 +133,12 @@ class EncodedAudioTrack(MediaStreamTrack):
     consumer (aiortc's sender task) falls ``max_queue`` frames behind, the oldest frame is dropped
     and counted — late audio is worthless and a bounded queue bounds memory per subscriber.
 
-    Timestamps: callers give RTP-clock timestamps of their source; when the source changes (an
-    SFU slot re-bound to another publisher) the track re-bases them so its own output stays
-    monotonic with a one-frame step, which receivers' jitter buffers expect.
+    Timestamps: callers give RTP-clock timestamps of their source, passed through unchanged
+    (reordering included: the receiving endpoint's jitter buffer sorts it out). When the source
+    changes (an SFU slot re-bound to another publisher) the track re-bases the new source so its
+    output continues one frame after the last one, as receivers' jitter buffers expect.
+    Timestamps are reduced modulo 2**32 by aiortc's sender, so aiortc's own wrap handling
+    (which may add 2**32 on a reordered packet) is harmless.
     """
 
     kind = "audio"
@@ -133,11 +163,8 @@ class EncodedAudioTrack(MediaStreamTrack):
             self._offset = start - timestamp
             self._source = source
         out = timestamp + self._offset
-        if self._last_out is not None and out <= self._last_out:
-            # stale or duplicated timestamp from the source: keep ours monotonic
-            self._offset += self._last_out + FRAME_SAMPLES - out
-            out = self._last_out + FRAME_SAMPLES
-        self._last_out = out
+        if self._last_out is None or out > self._last_out:
+            self._last_out = out
         packet = av.Packet(payload)
         packet.pts = out
         packet.time_base = TIME_BASE

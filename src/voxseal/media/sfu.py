@@ -11,8 +11,10 @@ is built so that it *cannot* read it:
   afterwards raises), and a test runs a whole SFU in such a process.
 * **No key parameter anywhere.** The API takes SDP and participant ids; the forward path is
   "bytes in, the same bytes out" — it never parses, decodes or decrypts a payload.
-* **Encoded-frame forwarding.** Each publisher's receiver is tapped after SRTP + jitter buffer
-  (:func:`~voxseal.media.encoded.tap_encoded_frames`), and each payload is pushed unchanged into
+* **Encoded-frame forwarding.** Each publisher's receiver is tapped after SRTP and
+  depacketisation (:func:`~voxseal.media.encoded.tap_encoded_frames`, bypassing aiortc's 80 ms
+  audio jitter buffer: reordering is the endpoints' job, an SFU forwards on arrival; one Opus
+  RTP packet is one encoded frame), and each payload is pushed unchanged into
   the subscribers' :class:`~voxseal.media.encoded.EncodedAudioTrack`s, which aiortc packetises
   with fresh SSRC/sequence numbers and re-protects with that hop's SRTP keys. So every hop has
   its own DTLS-SRTP session (AEAD-only by default) while the SFrame layer passes end to end.
@@ -189,7 +191,9 @@ class Sfu:
                 slot = offered in ("recvonly", "sendrecv")
                 if publish:
                     session.publishes = True
-                    tap_encoded_frames(transceiver.receiver, self._sink(participant_id))
+                    tap_encoded_frames(
+                        transceiver.receiver, self._sink(participant_id), bypass_jitter_buffer=True
+                    )
                 if slot:
                     track = EncodedAudioTrack()
                     session.slots[transceiver.mid] = track
