@@ -125,6 +125,8 @@ def test_sfu_forwards_ciphertext_only_to_subscribers() -> None:
             assert sfu_stats["eve"].packets_out == sfu_stats["alice"].packets_in
             assert sfu_stats["alice"].subscriptions == ["bob"]
             assert sfu_stats["carol"].free_slots == 2
+            assert sfu_stats["bob"].relay_delay_p99_ms is not None
+            assert sfu_stats["bob"].relay_delay_p99_ms < 50
             assert all(s.srtp_profile in AEAD for s in stats.values())
 
             # what the SFU saw of alice is SFrame ciphertext of exactly her Opus frames

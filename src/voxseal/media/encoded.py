@@ -34,6 +34,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -145,7 +147,7 @@ class EncodedAudioTrack(MediaStreamTrack):
 
     def __init__(self, *, max_queue: int = 25) -> None:
         super().__init__()
-        self._queue: asyncio.Queue[av.Packet | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[av.Packet, float] | None] = asyncio.Queue()
         self._max_queue = max_queue
         self._source: object = None
         self._offset = 0
@@ -153,6 +155,8 @@ class EncodedAudioTrack(MediaStreamTrack):
         self.frames_pushed = 0
         self.bytes_pushed = 0
         self.frames_dropped = 0
+        #: seconds each recent frame waited between push and aiortc's sender taking it
+        self.queue_delays: deque[float] = deque(maxlen=4096)
 
     def push(self, payload: bytes, timestamp: int, *, source: object = None) -> None:
         """Queue one encoded frame for sending (drops the oldest if the queue is full)."""
@@ -171,16 +175,18 @@ class EncodedAudioTrack(MediaStreamTrack):
         if self._queue.qsize() >= self._max_queue:
             self._queue.get_nowait()
             self.frames_dropped += 1
-        self._queue.put_nowait(packet)
+        self._queue.put_nowait((packet, time.perf_counter()))
         self.frames_pushed += 1
         self.bytes_pushed += len(payload)
 
     async def recv(self) -> av.Packet:
         if self.readyState != "live":
             raise MediaStreamError
-        packet = await self._queue.get()
-        if packet is None:
+        item = await self._queue.get()
+        if item is None:
             raise MediaStreamError
+        packet, pushed = item
+        self.queue_delays.append(time.perf_counter() - pushed)
         return packet
 
     def stop(self) -> None:

@@ -110,6 +110,17 @@ class SfuSessionStats:
     rtp_jitter: int = 0
     subscriptions: list[str] = field(default_factory=list)
     free_slots: int = 0
+    #: time forwarded frames waited in the SFU (tap → this subscriber's RTP sender), recent
+    #: frames; excludes the SRTP protect + send that follows, which is synchronous
+    relay_delay_p50_ms: float | None = None
+    relay_delay_p99_ms: float | None = None
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 class _Session:
@@ -306,6 +317,7 @@ class Sfu:
                     lost += s.packetsLost
                     jitter = max(jitter, s.jitter)
         srtp = session.srtp or SrtpMonitor()
+        delays = [d * 1000 for t in session.slots.values() for d in t.queue_delays]
         return SfuSessionStats(
             participant_id=participant_id,
             connection_state=session.pc.connectionState,
@@ -321,4 +333,6 @@ class Sfu:
             rtp_jitter=jitter,
             subscriptions=list(session.slot_owner.values()),
             free_slots=len(session.slots) - len(session.slot_owner),
+            relay_delay_p50_ms=_percentile(delays, 0.50),
+            relay_delay_p99_ms=_percentile(delays, 0.99),
         )
