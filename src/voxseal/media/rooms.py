@@ -64,11 +64,14 @@ class Participant:
     did: str
     identity_doc: str
     joined_at: float
+    #: unique among the room's current participants: the low bits of this sender's SFrame KIDs
+    index: int = 0
     key_epoch: int = 0
 
     def public(self) -> dict[str, Any]:
         return {
             "id": self.id,
+            "index": self.index,
             "identity": self.identity,
             "grants": self.grants.names(),
             "did": self.did,
@@ -146,7 +149,9 @@ class RoomRegistry:
         if len(room.participants) >= room.max_participants:
             raise RoomFull(f"room {room_name!r} is full ({room.max_participants} participants)")
         pid = f"PA_{next(self._ids)}_{secrets.token_hex(4)}"
-        me = Participant(pid, room_name, identity, grants, did, identity_doc, now)
+        taken = {p.index for p in room.participants.values()}
+        index = next(i for i in itertools.count(1) if i not in taken)
+        me = Participant(pid, room_name, identity, grants, did, identity_doc, now, index)
         deliveries.append(
             Delivery(
                 pid,

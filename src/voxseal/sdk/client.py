@@ -1,0 +1,303 @@
+"""An async room client: join over WSS with a join token, and keys handled for you.
+
+    async with await RoomClient.connect("https://localhost:8443", token, ca_file=ca) as room:
+        await room.wait_keyed("agent-1")           # E2EE established with that participant
+        print(room.safety_number("agent-1").digits)
+        frame = room.protect(opus_bytes)            # SFrame ciphertext for the media layer
+        pid, opus = room.unprotect(frame_from_peer)
+
+Everything that can go wrong says so: a refused token or a full room raises
+:class:`JoinRefused` (with the server's reason and close code); a peer whose keys cannot be
+opened shows up as an ``e2ee_error`` event and :meth:`wait_keyed` fails — the client never
+falls back to clear media, and never hands ciphertext to a decoder as if it were audio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import logging
+import ssl
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
+
+from voxseal.crypto import Identity, RekeyPolicy, SafetyNumber
+from voxseal.errors import VoxsealError
+from voxseal.sdk.e2ee import DEFAULT_SUITE, E2EEError, E2EESession, Outgoing
+from voxseal.signaling.tls import client_context
+
+log = logging.getLogger("voxseal.sdk")
+
+POLL_INTERVAL = 1.0
+
+
+class JoinRefused(VoxsealError):
+    """The gateway refused to admit us: ``reason`` is its code, ``close_code`` the WS code."""
+
+    reason = "join_refused"
+
+    def __init__(self, reason: str, detail: str, close_code: int | None = None) -> None:
+        self.close_code = close_code
+        super().__init__(f"join refused ({reason}): {detail}", reason=reason)
+
+
+class RoomClosed(VoxsealError):
+    reason = "room_closed"
+
+    def __init__(self, close_code: int | None, detail: str) -> None:
+        self.close_code = close_code
+        super().__init__(f"connection closed ({close_code}): {detail}")
+
+
+def rtc_url(base: str) -> str:
+    """``https://host:port`` (or ``wss://…``, with or without ``/v1/rtc``) → the WSS URL."""
+    url = base.rstrip("/")
+    if url.startswith("https://"):
+        url = "wss://" + url[len("https://") :]
+    if not url.startswith("wss://"):
+        raise VoxsealError(
+            "the gateway URL must be https:// or wss:// (TLS only)", reason="bad_url"
+        )
+    return url if url.endswith("/v1/rtc") else url + "/v1/rtc"
+
+
+class RoomClient:
+    def __init__(self, ws: ClientConnection, session: E2EESession, joined: dict[str, Any]) -> None:
+        self._ws = ws
+        self.session = session
+        self.room: str = joined["room"]
+        self.me: dict[str, Any] = joined["participant"]
+        self.participants: dict[str, dict[str, Any]] = {p["id"]: p for p in joined["participants"]}
+        self._events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._changed = asyncio.Condition()
+        self.closed: RoomClosed | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- connecting -----------------------------------------------------------------------
+
+    @classmethod
+    async def connect(
+        cls,
+        url: str,
+        token: str,
+        *,
+        ca_file: str | Path | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        identity: Identity | None = None,
+        cipher_suite: int = DEFAULT_SUITE,
+        policy: RekeyPolicy | None = None,
+        timeout: float = 15.0,
+    ) -> RoomClient:
+        identity = identity or Identity.generate()
+        ctx = ssl_context or client_context(Path(ca_file) if ca_file else None)
+        try:
+            ws = await asyncio.wait_for(connect(rtc_url(url), ssl=ctx, max_size=1 << 20), timeout)
+        except (OSError, InvalidStatus, InvalidURI, TimeoutError) as exc:
+            raise JoinRefused("unreachable", f"cannot open {rtc_url(url)}: {exc}") from exc
+        await ws.send(
+            json.dumps(
+                {
+                    "type": "join",
+                    "protocol": 1,
+                    "token": token,
+                    "identity_key": {
+                        "did": identity.did,
+                        "doc": base64.b64encode(identity.public.encode()).decode(),
+                    },
+                }
+            )
+        )
+        try:
+            joined = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+            if joined.get("type") == "error":
+                code = None
+                with contextlib.suppress(ConnectionClosed, TimeoutError):
+                    await asyncio.wait_for(ws.recv(), timeout)
+                code = ws.close_code
+                raise JoinRefused(joined.get("reason", "refused"), joined.get("detail", ""), code)
+        except ConnectionClosed as exc:
+            code = exc.rcvd.code if exc.rcvd else None
+            raise JoinRefused("closed", "the gateway closed the connection", code) from exc
+        session = E2EESession(identity, joined["room"], cipher_suite, policy or RekeyPolicy())
+        client = cls(ws, session, joined)
+        try:
+            await client._send_all(
+                session.joined(joined["participant"], joined["participants"], now=time.time())
+            )
+        except E2EEError:
+            await ws.close()
+            raise
+        client._tasks = [
+            asyncio.create_task(client._read(), name="voxseal-sdk-read"),
+            asyncio.create_task(client._tick(), name="voxseal-sdk-tick"),
+        ]
+        return client
+
+    async def __aenter__(self) -> RoomClient:
+        return self
+
+    async def __aexit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.leave()
+
+    # -- what an application uses ---------------------------------------------------------
+
+    @property
+    def identity(self) -> Identity:
+        return self.session.identity
+
+    @property
+    def e2ee_state(self) -> dict[str, Any]:
+        return self.session.state()
+
+    def participant_id(self, who: str) -> str:
+        """A participant id from an id or an identity name."""
+        if who in self.participants:
+            return who
+        for pid, p in self.participants.items():
+            if p["identity"] == who:
+                return pid
+        raise VoxsealError(f"no participant {who!r} in room {self.room!r}", reason="not_in_room")
+
+    def safety_number(self, who: str) -> SafetyNumber:
+        return self.session.safety_number(self.participant_id(who))
+
+    def protect(self, frame: bytes, metadata: bytes = b"") -> bytes:
+        return self.session.protect(frame, metadata)
+
+    def unprotect(self, frame: bytes, metadata: bytes = b"") -> tuple[str, bytes]:
+        return self.session.unprotect(frame, metadata)
+
+    async def events(self) -> AsyncIterator[dict[str, Any]]:
+        """Room events as they happen, until the connection closes."""
+        while True:
+            event = await self._events.get()
+            if event["type"] == "closed":
+                return
+            yield event
+
+    async def next_event(self, kind: str, timeout: float = 10.0) -> dict[str, Any]:
+        async def wait() -> dict[str, Any]:
+            while True:
+                event = await self._events.get()
+                if event["type"] == kind:
+                    return event
+                if event["type"] == "closed":
+                    raise self.closed or RoomClosed(None, "closed")
+
+        return await asyncio.wait_for(wait(), timeout)
+
+    async def wait_keyed(self, who: str, timeout: float = 10.0) -> None:
+        """Wait until keys flow both ways with ``who`` (and is in the room)."""
+
+        async def ready() -> None:
+            async with self._changed:
+                while True:
+                    if self.closed:
+                        raise self.closed
+                    with contextlib.suppress(VoxsealError):
+                        if self.session.ready_with(self.participant_id(who)):
+                            return
+                    await self._changed.wait()
+
+        try:
+            await asyncio.wait_for(ready(), timeout)
+        except TimeoutError:
+            raise E2EEError(
+                f"end-to-end encryption with {who!r} was not established within {timeout:.0f}s"
+                f" (failures: {self.session.failures[-3:] or 'none'})"
+            ) from None
+
+    async def rotate(self) -> None:
+        """Start a new sender-key epoch now (e.g. on suspicion of compromise)."""
+        await self._send_all(self.session.rotate(now=time.time()))
+
+    async def remove(self, who: str) -> None:
+        """Remove a participant (needs the join token's ``admin`` grant)."""
+        await self._ws.send(json.dumps({"type": "remove", "participant": self.participant_id(who)}))
+
+    async def leave(self) -> None:
+        still_open = self.closed is None  # the reader's exit below marks us closed
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+        if still_open:
+            with contextlib.suppress(ConnectionClosed, OSError):
+                await self._ws.send(json.dumps({"type": "leave"}))
+            with contextlib.suppress(Exception):
+                await self._ws.close()
+            self.closed = RoomClosed(1000, "left")
+
+    # -- internals ------------------------------------------------------------------------
+
+    async def _send_all(self, out: list[Outgoing]) -> None:
+        for o in out:
+            await self._ws.send(json.dumps(o.message, separators=(",", ":")))
+
+    async def _notify(self, event: dict[str, Any]) -> None:
+        await self._events.put(event)
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def _read(self) -> None:
+        try:
+            async for raw in self._ws:
+                msg = json.loads(raw)
+                await self._dispatch(msg)
+        except ConnectionClosed:
+            pass
+        finally:
+            code = self._ws.close_code
+            self.closed = self.closed or RoomClosed(code, self._ws.close_reason or "")
+            await self._notify({"type": "closed", "code": code})
+
+    async def _dispatch(self, msg: dict[str, Any]) -> None:
+        kind = msg.get("type")
+        now = time.time()
+        if kind == "participant_joined":
+            p = msg["participant"]
+            self.participants[p["id"]] = p
+            try:
+                await self._send_all(self.session.participant_joined(p, now=now))
+            except E2EEError as exc:
+                await self._notify(
+                    {"type": "e2ee_error", "participant": p["id"], "detail": str(exc)}
+                )
+        elif kind == "participant_left":
+            self.participants.pop(msg["id"], None)
+            await self._send_all(self.session.participant_left(msg["id"], now=now))
+        elif kind == "e2ee":
+            try:
+                self.session.received(msg["from"], msg.get("payload"), now=now)
+            except E2EEError as exc:
+                log.warning("refused a sealed key: %s", exc)
+                await self._notify(
+                    {"type": "e2ee_error", "participant": msg["from"], "detail": str(exc)}
+                )
+                return
+            kind = "e2ee_key"
+        elif kind == "key_epoch":
+            p = self.participants.get(msg["id"])
+            if p is not None:
+                p["key_epoch"] = msg["epoch"]
+        await self._notify({**msg, "type": kind})
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(POLL_INTERVAL)
+            try:
+                await self._send_all(self.session.poll(now=time.time()))
+            except ConnectionClosed:
+                return
