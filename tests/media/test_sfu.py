@@ -121,8 +121,10 @@ def test_sfu_forwards_ciphertext_only_to_subscribers() -> None:
                 assert s.srtp_profile in AEAD, pid
                 assert s.srtp_rtp_failures == 0
             assert sfu_stats["alice"].packets_in >= 50 and sfu_stats["bob"].packets_in >= 50
-            assert sfu_stats["bob"].packets_out == sfu_stats["alice"].packets_in
-            assert sfu_stats["eve"].packets_out == sfu_stats["alice"].packets_in
+            # (frames that arrive before a subscriber's own connection is up are not queued)
+            for sub in ("bob", "eve"):
+                out, published = sfu_stats[sub].packets_out, sfu_stats["alice"].packets_in
+                assert published - 5 <= out <= published
             assert sfu_stats["alice"].subscriptions == ["bob"]
             assert sfu_stats["carol"].free_slots == 2
             assert sfu_stats["bob"].relay_delay_p99_ms is not None
@@ -224,6 +226,9 @@ def test_rekey_locks_out_a_removed_participant_and_unsubscribe_stops_media() -> 
             await asyncio.sleep(0.4)
             assert bob.receive_stats.frames_received == received
             assert alice.publishing  # alice was still talking all along
+            async for snapshot in sfu.watch(0.05):
+                assert {s.participant_id for s in snapshot} == {"alice", "bob"}
+                break
             stats = await alice.stats()
             assert stats.send is not None and stats.send.key_epochs == 2
             assert stats.send.kid == 11

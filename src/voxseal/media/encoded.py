@@ -155,12 +155,14 @@ class EncodedAudioTrack(MediaStreamTrack):
         self.frames_pushed = 0
         self.bytes_pushed = 0
         self.frames_dropped = 0
+        #: False while the peer connection is not up: frames pushed then would only go stale
+        self.accepting = True
         #: seconds each recent frame waited between push and aiortc's sender taking it
         self.queue_delays: deque[float] = deque(maxlen=4096)
 
     def push(self, payload: bytes, timestamp: int, *, source: object = None) -> None:
         """Queue one encoded frame for sending (drops the oldest if the queue is full)."""
-        if self.readyState != "live":
+        if not self.accepting or self.readyState != "live":
             return
         if source is not self._source or self._last_out is None:
             start = 0 if self._last_out is None else self._last_out + FRAME_SAMPLES

@@ -21,7 +21,8 @@ is built so that it *cannot* read it:
 
 Sessions and subscriptions: each participant offers one publish m-line (``sendonly`` or
 ``sendrecv``) and N receive slots (``recvonly``); :meth:`Sfu.subscribe` binds a publisher to a
-free slot of the subscriber. Unsubscribed slots carry nothing. Slots are negotiated up front to
+free slot of the subscriber. Unsubscribed slots carry nothing, and nothing is queued for a
+subscriber whose connection is not up (it would only arrive stale). Slots are negotiated up front to
 avoid SDP renegotiation on every join (aiortc renegotiation is fragile, and it costs a round
 trip); rooms decide who subscribes to whom (grants), the SFU only obeys.
 
@@ -33,9 +34,10 @@ forwarded payload's size and bytes — bytes which are SFrame ciphertext by cons
 
 from __future__ import annotations
 
+import asyncio
 import importlib.abc
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -207,6 +209,7 @@ class Sfu:
                     )
                 if slot:
                     track = EncodedAudioTrack()
+                    track.accepting = False
                     session.slots[transceiver.mid] = track
                     transceiver.sender.replaceTrack(track)
                 transceiver.direction = (
@@ -219,6 +222,14 @@ class Sfu:
                     else "inactive"
                 )
             await pc.setLocalDescription(await pc.createAnswer())
+
+            def on_state() -> None:
+                up = pc.connectionState == "connected"
+                for track in session.slots.values():
+                    track.accepting = up
+
+            pc.on("connectionstatechange", on_state)
+            on_state()
         except MediaError:
             await pc.close()
             raise
@@ -307,6 +318,19 @@ class Sfu:
             track.push(payload, timestamp, source=publisher_id)
 
     # --- stats ---------------------------------------------------------------------------------
+
+    async def stats_all(self) -> list[SfuSessionStats]:
+        """One snapshot per session (the ``GET /v1/rooms/{room}/stats`` payload)."""
+        return [await self.stats(pid) for pid in list(self._sessions)]
+
+    async def watch(self, interval: float = 1.0) -> AsyncIterator[list[SfuSessionStats]]:
+        """Stats as an event stream for monitors: a snapshot of every session each ``interval``.
+
+        Pull-based (an async iterator) so a slow consumer slows only itself, never forwarding.
+        """
+        while True:
+            yield await self.stats_all()
+            await asyncio.sleep(interval)
 
     async def stats(self, participant_id: str) -> SfuSessionStats:
         session = self._session(participant_id)

@@ -14,6 +14,7 @@ Protocol (one JSON object per line; ``id`` is echoed back)::
     {"id": 3, "op": "unsubscribe", "subscriber": "p2", "publisher": "p1"}
     {"id": 4, "op": "remove_participant", "participant": "p1"}
     {"id": 5, "op": "stats", "participant": "p1"}      -> SfuSessionStats as an object
+    {"id": 5, "op": "stats_all"}                       -> {"sessions": [SfuSessionStats, ...]}
     {"id": 6, "op": "sample", "publisher": "p1"}       -> {"payloads": ["<hex>", ...]}
     {"id": 7, "op": "keyless"}     -> {"crypto_modules": [], "guard": true}  (self-check)
     {"id": 8, "op": "shutdown"}
@@ -64,6 +65,8 @@ async def serve(reader: asyncio.StreamReader, write: Any, sample: int = 0) -> No
             return {}
         if op == "stats":
             return dataclasses.asdict(await sfu.stats(str(req["participant"])))
+        if op == "stats_all":
+            return {"sessions": [dataclasses.asdict(s) for s in await sfu.stats_all()]}
         if op == "keyless":
             from voxseal.media.sfu import sframe_forbidden
 
