@@ -163,15 +163,23 @@ async def plain_aiortc_calls(n_calls: int, seconds: float) -> dict[str, Any]:
         pcs += [a, b]
         tracks += [ta, tb]
     await asyncio.gather(*(wait_connected(pc, 20) for pc in pcs))
+    await asyncio.sleep(0.5)
+
+    async def counts() -> tuple[int, int]:
+        received = 0
+        for pc in pcs:
+            for s in (await pc.getStats()).values():
+                if getattr(s, "type", None) == "inbound-rtp":
+                    received += s.packetsReceived
+        return sum(t.sent for t in tracks), received
+
+    sent0, received0 = await counts()
     cpu0, t0 = time.process_time(), time.perf_counter()
     await asyncio.sleep(seconds)
     cpu = (time.process_time() - cpu0) / (time.perf_counter() - t0)
-    received = 0
-    for pc in pcs:
-        for s in (await pc.getStats()).values():
-            if getattr(s, "type", None) == "inbound-rtp":
-                received += s.packetsReceived
-    sent = sum(t.sent for t in tracks)
+    sent1, received1 = await counts()
+    # packets in flight at either edge of the window make this exact only to ~1 per stream
+    sent, received = sent1 - sent0, received1 - received0
     for pc in pcs:
         await pc.close()
     for d in drains:
@@ -253,6 +261,16 @@ async def sfu_calls(n_calls: int, seconds: float) -> dict[str, Any]:
     await asyncio.gather(*(ep.wait_connected(20) for ep in endpoints))
     await asyncio.sleep(0.5)
     pid = worker.proc.pid
+
+    async def counts() -> tuple[int, int]:
+        sent = decrypted = 0
+        for ep in endpoints:
+            st = await ep.stats()
+            sent += st.send.frames_sent if st.send else 0
+            decrypted += st.receive.frames_decrypted
+        return sent, decrypted
+
+    sent0, decrypted0 = await counts()
     cpu0, t0 = cpu_seconds(pid), time.perf_counter()
     fwd0 = 0
     for ep in endpoints:
@@ -260,16 +278,14 @@ async def sfu_calls(n_calls: int, seconds: float) -> dict[str, Any]:
     await asyncio.sleep(seconds)
     elapsed = time.perf_counter() - t0
     sfu_cpu = cpu_seconds(pid) - cpu0
-    fwd1, delays50, delays99, sent, decrypted = 0, [], [], 0, 0
+    sent1, decrypted1 = await counts()
+    fwd1, delays50, delays99 = 0, [], []
     for ep in endpoints:
         s = await worker.ok("stats", participant=ep.participant_id)
         fwd1 += s["packets_out"]
         if s["relay_delay_p99_ms"] is not None:
             delays50.append(s["relay_delay_p50_ms"])
             delays99.append(s["relay_delay_p99_ms"])
-        st = await ep.stats()
-        sent += st.send.frames_sent if st.send else 0
-        decrypted += st.receive.frames_decrypted
     for name, t in firsts.items():
         setup.append(t - starts[name])
     for ep in endpoints:
@@ -277,8 +293,9 @@ async def sfu_calls(n_calls: int, seconds: float) -> dict[str, Any]:
     await worker.stop()
     forwarded = fwd1 - fwd0
     us_per_pkt = sfu_cpu / forwarded * 1e6 if forwarded else float("nan")
-    # the receiving jitter buffer holds back up to 4 frames per stream
-    loss = max(0.0, 1 - (decrypted + 4 * len(endpoints)) / sent) if sent else 1.0
+    # measured over the window; frames in flight at its edges make it exact to ~1 per stream
+    sent, decrypted = sent1 - sent0, decrypted1 - decrypted0
+    loss = max(0.0, 1 - decrypted / sent) if sent else 1.0
     return {
         "loss": loss,
         "relay_p50_ms": statistics.median(delays50) if delays50 else float("nan"),
