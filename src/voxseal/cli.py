@@ -60,6 +60,9 @@ def _read_password(args: argparse.Namespace, stdin: TextIO) -> str:
 
 
 def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
+    from voxseal.media.sfu import forbid_sframe
+
+    forbid_sframe()  # the gateway routes voice it must never be able to read
     from voxseal.signaling.app import create_app
     from voxseal.signaling.server import resolve_certificates, serve
 
@@ -371,6 +374,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _demo(args: argparse.Namespace, out: TextIO) -> int:
+    from voxseal.media.sfu import forbid_sframe
+
+    forbid_sframe()
     from voxseal.demo import run_demo
 
     return run_demo(_settings(args, host=args.host, port=args.port), out)

@@ -89,7 +89,10 @@ class MediaEndpoint:
         ice_servers: Sequence[RTCIceServer] = (),
         on_audio: AudioCallback | None = None,
         on_rejected: RejectCallback | None = None,
+        receiver: sframe.Receiver | None = None,
     ) -> None:
+        """``receiver``: share the SFrame receiver of a key manager (the SDK's E2EE session), so
+        keys it retires are gone from the media path too — one key store, not two."""
         self.participant_id = participant_id
         self._suite = cipher_suite
         self._receive_slots = receive_slots
@@ -100,7 +103,7 @@ class MediaEndpoint:
         self._track: SFrameAudioTrack | None = None
         self._srtp: SrtpMonitor | None = None
         self._audio = SFrameAudioReceiver(
-            sframe.Receiver(cipher_suite), on_audio=on_audio, on_rejected=on_rejected
+            receiver or sframe.Receiver(cipher_suite), on_audio=on_audio, on_rejected=on_rejected
         )
         self._kids: dict[int, str] = {}
 
@@ -132,6 +135,16 @@ class MediaEndpoint:
         self._sender = sframe.Sender(self._suite, kid, base_key)
         if self._track is not None:
             self._track.set_sender(self._sender)
+
+    def use_sender(self, sender: sframe.Sender) -> None:
+        """Publish with a :class:`Sender` owned by a key schedule (the SDK's E2EE session).
+
+        Sharing the object, not its key, matters: two Senders with one key and KID would both
+        count from 0 and reuse AES-GCM nonces.
+        """
+        self._sender = sender
+        if self._track is not None:
+            self._track.set_sender(sender)
 
     def add_peer_key(self, participant_id: str, kid: int, base_key: bytes) -> None:
         """Accept a peer's sender key: its frames under ``kid`` decrypt and are attributed to it."""

@@ -21,18 +21,23 @@ import json
 import logging
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
 
 from voxseal.crypto import Identity, RekeyPolicy, SafetyNumber
-from voxseal.errors import VoxsealError
+from voxseal.errors import PermissionDenied, VoxsealError
 from voxseal.sdk.e2ee import DEFAULT_SUITE, E2EEError, E2EESession, Outgoing
 from voxseal.signaling.tls import client_context
+
+if TYPE_CHECKING:
+    from voxseal.media.endpoint import MediaEndpoint
 
 log = logging.getLogger("voxseal.sdk")
 
@@ -69,6 +74,19 @@ def rtc_url(base: str) -> str:
     return url if url.endswith("/v1/rtc") else url + "/v1/rtc"
 
 
+@dataclass
+class Audio:
+    """Media options: what to publish, how many peers to hear, where decoded audio goes.
+
+    ``publish`` yields mono int16 PCM at 48 kHz (any chunk size); ``on_audio(identity, pcm)``
+    gets 20 ms of decoded audio per remote participant — only ever from frames that decrypted.
+    """
+
+    publish: AsyncIterable[np.ndarray] | None = None
+    receive_slots: int = 4
+    on_audio: Callable[[str, np.ndarray], None] | None = None
+
+
 class RoomClient:
     def __init__(self, ws: ClientConnection, session: E2EESession, joined: dict[str, Any]) -> None:
         self._ws = ws
@@ -80,6 +98,10 @@ class RoomClient:
         self._changed = asyncio.Condition()
         self.closed: RoomClosed | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self.media: MediaEndpoint | None = None
+        self._audio: Audio | None = None
+        self._answer: asyncio.Future[str] | None = None
+        self.rejected_frames: dict[str, int] = {}
 
     # -- connecting -----------------------------------------------------------------------
 
@@ -94,6 +116,7 @@ class RoomClient:
         identity: Identity | None = None,
         cipher_suite: int = DEFAULT_SUITE,
         policy: RekeyPolicy | None = None,
+        audio: Audio | None = None,
         timeout: float = 15.0,
     ) -> RoomClient:
         identity = identity or Identity.generate()
@@ -128,6 +151,8 @@ class RoomClient:
             raise JoinRefused("closed", "the gateway closed the connection", code) from exc
         session = E2EESession(identity, joined["room"], cipher_suite, policy or RekeyPolicy())
         client = cls(ws, session, joined)
+        if audio is not None:
+            client._attach_media(audio)
         try:
             await client._send_all(
                 session.joined(joined["participant"], joined["participants"], now=time.time())
@@ -139,7 +164,60 @@ class RoomClient:
             asyncio.create_task(client._read(), name="voxseal-sdk-read"),
             asyncio.create_task(client._tick(), name="voxseal-sdk-tick"),
         ]
+        if audio is not None:
+            try:
+                await client._negotiate(audio, timeout)
+            except BaseException:
+                await client.leave()
+                raise
         return client
+
+    # -- media --------------------------------------------------------------------------
+
+    def _attach_media(self, audio: Audio) -> None:
+        """One key store for signaling and media: the endpoint shares our Receiver and Sender."""
+        from voxseal.media.endpoint import MediaEndpoint
+
+        if audio.publish is not None and "publish" not in self.me["grants"]:
+            raise PermissionDenied(
+                "this join token has no publish grant", reason="no_publish_grant"
+            )
+        self._audio = audio
+        self.media = MediaEndpoint(
+            self.me["id"],
+            cipher_suite=self.session.cipher_suite,
+            receive_slots=audio.receive_slots,
+            on_audio=self._on_audio,
+            on_rejected=self._on_rejected,
+            receiver=self.session.receiver,
+        )
+        self.session.on_sender = self.media.use_sender
+        self.session.on_peer_key = self.media.add_peer_key
+        self.session.on_peer_gone = self.media.remove_peer
+
+    async def _negotiate(self, audio: Audio, timeout: float) -> None:
+        assert self.media is not None
+        if audio.publish is not None:
+            self.media.publish(audio.publish)
+        self._answer = asyncio.get_running_loop().create_future()
+        offer = await self.media.create_offer()
+        await self._ws.send(json.dumps({"type": "offer", "sdp": offer}))
+        answer = await asyncio.wait_for(self._answer, timeout)
+        await self.media.accept_answer(answer)
+        await self.media.wait_connected(timeout)
+
+    def _on_audio(self, participant_id: str, pcm: np.ndarray) -> None:
+        if self._audio is not None and self._audio.on_audio is not None:
+            who = self.participants.get(participant_id, {}).get("identity", participant_id)
+            self._audio.on_audio(who, pcm)
+
+    def _on_rejected(self, rejected: Any) -> None:
+        reason = getattr(rejected, "reason", "rejected")
+        self.rejected_frames[reason] = self.rejected_frames.get(reason, 0) + 1
+
+    async def media_stats(self) -> Any:
+        """Transport and E2EE counters of the media session (None without media)."""
+        return await self.media.stats() if self.media is not None else None
 
     async def __aenter__(self) -> RoomClient:
         return self
@@ -233,6 +311,9 @@ class RoomClient:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks = []
+        if self.media is not None:
+            with contextlib.suppress(Exception):
+                await self.media.close()
         if still_open:
             with contextlib.suppress(ConnectionClosed, OSError):
                 await self._ws.send(json.dumps({"type": "leave"}))
@@ -288,6 +369,13 @@ class RoomClient:
                 )
                 return
             kind = "e2ee_key"
+        elif kind == "answer":
+            if self._answer is not None and not self._answer.done():
+                self._answer.set_result(str(msg.get("sdp", "")))
+        elif kind == "error" and self._answer is not None and not self._answer.done():
+            self._answer.set_exception(
+                JoinRefused(msg.get("reason", "refused"), msg.get("detail", ""))
+            )
         elif kind == "key_epoch":
             p = self.participants.get(msg["id"])
             if p is not None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +33,7 @@ from voxseal.crypto import (
     seal_bundle,
 )
 from voxseal.crypto.rekey import KeyDistribution
-from voxseal.crypto.sframe import decode_header
+from voxseal.crypto.sframe import Sender, decode_header
 from voxseal.errors import CryptoError
 
 #: how long a sealed sender key may wait in transit before the recipient refuses it
@@ -96,6 +97,10 @@ class E2EESession:
         self.schedule: SenderKeySchedule | None = None
         self.failures: list[str] = []
         self._announced = 0
+        #: hooks for the media layer: our current Sender, a peer's new key, a peer gone
+        self.on_sender: Callable[[Sender], None] | None = None
+        self.on_peer_key: Callable[[str, int, bytes], None] | None = None
+        self.on_peer_gone: Callable[[str], None] | None = None
 
     # -- state --------------------------------------------------------------------------
 
@@ -160,6 +165,8 @@ class E2EESession:
         if peer is None or self.schedule is None:
             return []
         self.ring.peer_left(peer.public.did)
+        if self.on_peer_gone:
+            self.on_peer_gone(pid)
         dist = self.schedule.member_left(peer.public.did, now=now)
         return self._distribute(dist, now) if dist else []
 
@@ -178,6 +185,8 @@ class E2EESession:
             self.failures.append(getattr(exc, "reason", "malformed"))
             raise E2EEError(f"sealed key from {peer.identity!r} refused: {exc}") from exc
         peer.key_epoch = key.epoch
+        if self.on_peer_key:
+            self.on_peer_key(peer.id, key.kid, key.base_key)
         if peer.first_received is None:
             peer.first_received = bundle
 
@@ -246,5 +255,7 @@ class E2EESession:
             )
         if dist.epoch > self._announced:  # a joiner getting the current key is no new epoch
             self._announced = dist.epoch
+            if self.on_sender and self.schedule is not None:
+                self.on_sender(self.schedule.sender)
             out.append(Outgoing({"type": "key_epoch", "epoch": dist.epoch}))
         return out

@@ -15,17 +15,20 @@ import json
 import logging
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
 from voxseal.audit.events import Outcome
-from voxseal.errors import TokenError, VoxsealError
+from voxseal.errors import InvalidInput, PermissionDenied, TokenError, VoxsealError
 from voxseal.gateway import Gateway
 from voxseal.identity.tokens import JoinClaims
+from voxseal.media.errors import NoReceiveSlot
+from voxseal.media.peer import offered_directions
 from voxseal.media.rooms import Delivery, Grants, LeaveReason, Participant, RoomRegistry
+from voxseal.media.sfu import Sfu
 from voxseal.signaling.headers import correlation_id
 
 log = logging.getLogger("voxseal.rtc")
@@ -103,6 +106,66 @@ class RtcHub:
         self.rooms = registry or RoomRegistry()
         self.sockets: dict[str, WebSocket] = {}
         self.stats: dict[str, SessionStats] = defaultdict(SessionStats)
+        #: one blind SFU per live room with media; it never holds an SFrame key
+        self.sfus: dict[str, Sfu] = {}
+
+    # -- media --------------------------------------------------------------------------
+
+    async def media_offer(self, me: Participant, sdp: Any) -> str:
+        """Terminate ``me``'s DTLS-SRTP session at the room's SFU and wire it per grants."""
+        if not isinstance(sdp, str) or not sdp or len(sdp) > MAX_MESSAGE:
+            raise InvalidInput("offer.sdp must be an SDP string", reason="bad_message")
+        sfu = self.sfus.get(me.room)
+        if sfu is not None and me.id in sfu.participants:
+            raise InvalidInput("renegotiation is not supported; rejoin", reason="renegotiation")
+        sending = {"sendonly", "sendrecv"} & set(offered_directions(sdp).values())
+        if sending and not me.grants.publish:
+            raise PermissionDenied(
+                "this join token has no publish grant: offer receive-only media",
+                reason="no_publish_grant",
+            )
+        sfu = self.sfus.setdefault(me.room, Sfu())
+        answer = await sfu.add_participant(me.id, sdp)
+        await self._wire(me)
+        return answer
+
+    async def _wire(self, me: Participant) -> None:
+        """Subscribe by grants: who publishes reaches who subscribes, nobody else."""
+        sfu = self.sfus[me.room]
+        room = self.rooms.rooms.get(me.room)
+        if room is None:
+            return
+        for other in room.others(me.id):
+            if other.id not in sfu.participants:
+                continue
+            for sub, pub in ((me, other), (other, me)):
+                if pub.grants.publish and sub.grants.subscribe:
+                    try:
+                        sfu.subscribe(sub.id, pub.id)
+                    except NoReceiveSlot as exc:
+                        await self.deliver(
+                            [
+                                Delivery(
+                                    sub.id,
+                                    {"type": "error", "reason": exc.reason, "detail": str(exc)},
+                                )
+                            ]
+                        )
+
+    async def media_leave(self, participant: Participant) -> None:
+        sfu = self.sfus.get(participant.room)
+        if sfu is None:
+            return
+        await sfu.remove_participant(participant.id)
+        if not sfu.participants:
+            del self.sfus[participant.room]
+            await sfu.close()
+
+    async def media_stats(self, participant: Participant) -> dict[str, Any] | None:
+        sfu = self.sfus.get(participant.room)
+        if sfu is None or participant.id not in sfu.participants:
+            return None
+        return asdict(await sfu.stats(participant.id))
 
     async def audit(self, action: str, outcome: Outcome = Outcome.SUCCESS, **fields: Any) -> None:
         await run_in_threadpool(lambda: self.gw.record(action, outcome=outcome, **fields))
@@ -127,6 +190,7 @@ class RtcHub:
 
     async def remove(self, victim: Participant, deliveries: list[Delivery], *, by: str) -> None:
         await self.close(victim.id, Close.REMOVED, "removed by a room admin")
+        await self.media_leave(victim)
         await self.deliver(deliveries)
         await self.audit(
             "rtc.remove", actor=by, target=victim.identity, room=victim.room, participant=victim.id
@@ -245,6 +309,7 @@ async def _session(ws: WebSocket) -> None:
 
     if replaced is not None:
         await hub.close(replaced.id, Close.REPLACED, "the same identity joined again")
+        await hub.media_leave(replaced)
         await hub.audit(
             "rtc.leave", actor=replaced.identity, target=replaced.room, reason="replaced"
         )
@@ -289,6 +354,17 @@ async def _session(ws: WebSocket) -> None:
                 elif kind == "remove":
                     victim, deliveries = hub.rooms.remove(me.id, msg.get("participant"))
                     await hub.remove(victim, deliveries, by=me.identity)
+                elif kind == "offer":
+                    answer = await hub.media_offer(me, msg.get("sdp"))
+                    await ws.send_text(json.dumps({"type": "answer", "sdp": answer}))
+                    await hub.audit(
+                        "rtc.media",
+                        actor=me.identity,
+                        target=me.room,
+                        participant=me.id,
+                        publish=me.grants.publish,
+                        subscribe=me.grants.subscribe,
+                    )
                 elif kind == "ping":
                     await ws.send_text(json.dumps({"type": "pong", "t": msg.get("t")}))
                 elif kind == "leave":
@@ -319,6 +395,7 @@ async def _session(ws: WebSocket) -> None:
     finally:
         if hub.sockets.get(me.id) is ws:
             del hub.sockets[me.id]
+            await hub.media_leave(me)
             await hub.deliver(hub.rooms.leave(me.id, reason))
             await hub.audit(
                 "rtc.leave",

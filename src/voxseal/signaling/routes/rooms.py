@@ -77,7 +77,7 @@ def list_rooms(
 
 
 @router.get("/v1/rooms/{room}/stats")
-def room_stats(
+async def room_stats(
     room: str,
     request: Request,
     who: Caller = Depends(allowed(Permission.STATS_READ)),  # noqa: B008
@@ -86,26 +86,28 @@ def room_stats(
     live = hub.rooms.rooms.get(room)
     if live is None:
         raise NotFound(f"no live room {room!r}")
-    gateway(request).record(
-        "rooms.stats",
-        actor=who.name,
-        target=room,
-        source=source_ip(request),
-        correlation_id=correlation_id(request.scope),
+    await run_in_threadpool(
+        lambda: gateway(request).record(
+            "rooms.stats",
+            actor=who.name,
+            target=room,
+            source=source_ip(request),
+            correlation_id=correlation_id(request.scope),
+        )
     )
-    return {
-        "room": room,
-        "sessions": [
+    sessions = []
+    for p in list(live.participants.values()):
+        sessions.append(
             {
                 "participant": p.id,
                 "identity": p.identity,
                 "key_epoch": p.key_epoch,
                 "joined_at": p.joined_at,
                 **asdict(hub.stats[p.id]),
+                "media": await hub.media_stats(p),
             }
-            for p in live.participants.values()
-        ],
-    }
+        )
+    return {"room": room, "sessions": sessions}
 
 
 @router.delete("/v1/rooms/{room}/participants/{identity}", status_code=204)
