@@ -312,6 +312,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int)
     p.set_defaults(run=_demo)
 
+    p = sub.add_parser(
+        "call", help="join a room as an E2EE participant: play a WAV, record what you hear"
+    )
+    p.add_argument("url", help="the gateway, e.g. https://localhost:8443")
+    p.add_argument("--token", required=True, help="a join token for the room")
+    p.add_argument("--play", help="WAV file to speak into the room")
+    p.add_argument("--record", help="WAV file to write what the room says")
+    p.add_argument("--duration", type=float, help="seconds to stay (default: until --play ends)")
+    p.add_argument("--ca", help="CA certificate to trust (the dev CA), default: system store")
+    p.add_argument("--expect-peer", action="append", help="fail unless E2EE is set up with NAME")
+    p.set_defaults(run=_call)
+
     user = sub.add_parser("user", help="people and service accounts").add_subparsers(
         dest="user_command", required=True, metavar="ACTION"
     )
@@ -371,6 +383,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--after", type=int, default=0, help="only records after this seq")
     p.set_defaults(run=cmd_audit_export)
     return parser
+
+
+def _call(args: argparse.Namespace, out: TextIO) -> int:
+    from voxseal.sdk.call import cmd_call
+
+    return cmd_call(args, out)
 
 
 def _demo(args: argparse.Namespace, out: TextIO) -> int:
