@@ -44,6 +44,7 @@ REQUESTS: dict[tuple[str, str], dict[str, Any]] = {
     ("DELETE", "/v1/rooms/{room}/participants/{identity}"): {
         "path": {"room": "no-such-room", "identity": "nobody"}
     },
+    ("GET", "/v1/stats/stream"): {"query": {"duration": 0.2, "interval": 0.2}},
     ("GET", "/v1/audit"): {},
     ("GET", "/v1/audit/verify"): {},
 }
@@ -86,7 +87,7 @@ def test_role_against_every_endpoint(
             body = spec.get("json")
             if body and body.get("name") == "{fresh}":
                 body = {**body, "name": f"fresh-{role.value}-{n}"}
-            r = c.request(method, url, json=body)
+            r = c.request(method, url, json=body, params=spec.get("query"))
             allowed = permission in ROLE_PERMISSIONS[role]
             outcomes[(method, path)] = r.status_code
             if allowed:
@@ -109,7 +110,12 @@ def test_unauthenticated_is_401_everywhere_protected(gateway_server: RunningGate
             if (method, path) in PUBLIC:
                 continue
             spec = REQUESTS.get((method, path), {})
-            r = c.request(method, path.format(**spec.get("path", {})), json=spec.get("json"))
+            r = c.request(
+                method,
+                path.format(**spec.get("path", {})),
+                json=spec.get("json"),
+                params=spec.get("query"),
+            )
             assert r.status_code == 401, (method, path)
 
 

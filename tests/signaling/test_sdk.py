@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from tests.signaling.conftest import RunningGateway
-from tests.signaling.test_rtc import run, token
+from tests.signaling.test_rtc import join, run, token
 
 from voxseal.crypto.errors import CryptoError
 from voxseal.sdk import E2EEError, JoinRefused, RoomClient

@@ -4,6 +4,7 @@ SFU inside the `voxseal serve` process, SFrame end to end with keys agreed over 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 
 import numpy as np
@@ -83,6 +84,27 @@ def test_voice_flows_end_to_end_through_the_blind_gateway(gateway_server: Runnin
         assert sessions["caller"]["media"]["srtp_profile"].startswith("SRTP_AEAD")
         assert sessions["mute"]["media"]["packets_out"] == 0
         assert sessions["listener"]["media"]["packets_in"] == 0
+
+        # the monitoring stream: NDJSON lines of per-session stats (ids and counters only)
+        def stream() -> list[dict]:  # type: ignore[type-arg]
+            with gateway_server.client(admin) as c:
+                r = c.get("/v1/stats/stream", params={"duration": 1.0, "interval": 0.5})
+                return [json.loads(line) for line in r.text.splitlines() if line.strip()]
+
+        events = await asyncio.to_thread(stream)
+        mine = [e for e in events if e["room"] == "voice-room" and e["identity"] == "caller"]
+        assert mine and mine[-1]["media"]["packets_in"] > 0
+        assert "payload" not in json.dumps(events)
+
+        # receivers report their SFrame counters (the SFU cannot see them): all decrypted
+        for _ in range(80):
+            sessions = {s["identity"]: s for s in (await asyncio.to_thread(room_stats))["sessions"]}
+            if sessions["listener"]["reported"]:
+                break
+            await asyncio.sleep(0.1)
+        reported = sessions["listener"]["reported"]
+        assert reported["frames_decrypted"] > 50
+        assert reported["auth_failures"] == reported["replays"] == reported["unknown_key"] == 0
 
         # the agent leaves: the caller rekeys; the listener still hears it under the new epoch
         epoch = caller.session.epoch

@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("voxseal.sdk")
 
 POLL_INTERVAL = 1.0
+#: report E2EE receive counters to the gateway every this many polls
+STATS_EVERY = 5
 
 
 class JoinRefused(VoxsealError):
@@ -383,9 +385,28 @@ class RoomClient:
         await self._notify({**msg, "type": kind})
 
     async def _tick(self) -> None:
+        ticks = 0
         while True:
             await asyncio.sleep(POLL_INTERVAL)
+            ticks += 1
             try:
                 await self._send_all(self.session.poll(now=time.time()))
+                if self.media is not None and ticks % STATS_EVERY == 0:
+                    await self._report_stats()
             except ConnectionClosed:
                 return
+
+    async def _report_stats(self) -> None:
+        """Tell the gateway our E2EE receive counters: only receivers can see SFrame failures."""
+        assert self.media is not None
+        r = self.media.receive_stats
+        counters = {
+            "frames_received": r.frames_received,
+            "frames_decrypted": r.frames_decrypted,
+            "auth_failures": r.auth_failures,
+            "replays": r.replays,
+            "unknown_key": r.unknown_key,
+            "malformed": r.malformed,
+            "decode_errors": r.decode_errors,
+        }
+        await self._ws.send(json.dumps({"type": "stats", "e2ee": counters}))

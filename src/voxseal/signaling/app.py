@@ -41,7 +41,9 @@ def create_app(gw: Gateway, *, close_on_shutdown: bool = True) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(gw.record, "server.start", actor="system", version=__version__)
         sweeper = asyncio.create_task(housekeeping(gw))
+        sampler = asyncio.create_task(app.state.rtc.sample_forever())
         yield
+        sampler.cancel()
         for pid in list(app.state.rtc.sockets):
             await app.state.rtc.close(pid, Close.GOING_AWAY, "server shutting down")
         sweeper.cancel()

@@ -15,6 +15,7 @@ import json
 import logging
 import time
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -88,14 +89,86 @@ class TokenBucket:
         return True
 
 
+#: the E2EE receive counters an endpoint may report (it alone can see SFrame failures)
+REPORTED_COUNTERS = (
+    "frames_received",
+    "frames_decrypted",
+    "auth_failures",
+    "replays",
+    "unknown_key",
+    "malformed",
+    "decode_errors",
+)
+
+
 @dataclass
 class SessionStats:
-    """What signaling knows of a session; media counters join these as the SFU lands."""
+    """What signaling knows of a session, plus the endpoint's own E2EE receive counters.
+
+    The SFU cannot see SFrame failures (it holds no key); receivers report them, as counts
+    only, in ``stats`` messages.
+    """
 
     messages_in: int = 0
     e2ee_relayed: int = 0
     refused: int = 0
     key_epochs: int = 0
+    reported: dict[str, int] = field(default_factory=dict)
+
+    def report(self, counters: Any) -> None:
+        if not isinstance(counters, dict):
+            raise InvalidInput("stats.e2ee must be an object of counters", reason="bad_message")
+        clean = {}
+        for name in REPORTED_COUNTERS:
+            value = counters.get(name, 0)
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**53:
+                raise InvalidInput(f"stats.e2ee.{name} must be a count", reason="bad_message")
+            clean[name] = value
+        self.reported = clean
+
+
+@dataclass(frozen=True)
+class StatsEvent:
+    """One session's stats at one moment, for monitoring (ids and counters, no content)."""
+
+    time: float
+    room: str
+    participant: str
+    identity: str
+    key_epoch: int
+    signaling: dict[str, Any]
+    media: dict[str, Any] | None
+
+
+class StatsBus:
+    """Fan-out of :class:`StatsEvent` to in-process subscribers (monitoring, the stream API).
+
+    Each subscriber has a bounded queue; a slow one loses its oldest events, never slows
+    the media plane or the others.
+    """
+
+    def __init__(self, maxsize: int = 1000) -> None:
+        self._queues: set[asyncio.Queue[StatsEvent]] = set()
+        self._maxsize = maxsize
+
+    def publish(self, event: StatsEvent) -> None:
+        for q in self._queues:
+            if q.full():
+                q.get_nowait()
+            q.put_nowait(event)
+
+    async def subscribe(self) -> AsyncIterator[StatsEvent]:
+        q: asyncio.Queue[StatsEvent] = asyncio.Queue(self._maxsize)
+        self._queues.add(q)
+        try:
+            while True:
+                yield await q.get()
+        finally:
+            self._queues.discard(q)
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._queues)
 
 
 class RtcHub:
@@ -108,6 +181,38 @@ class RtcHub:
         self.stats: dict[str, SessionStats] = defaultdict(SessionStats)
         #: one blind SFU per live room with media; it never holds an SFrame key
         self.sfus: dict[str, Sfu] = {}
+        self.bus = StatsBus()
+
+    async def sample(self, *, publish: bool = True) -> list[StatsEvent]:
+        """Every live session's stats now; returned and (by default) published on the bus."""
+        events = []
+        now = time.time()
+        for room in list(self.rooms.rooms.values()):
+            for p in list(room.participants.values()):
+                events.append(
+                    StatsEvent(
+                        now,
+                        room.name,
+                        p.id,
+                        p.identity,
+                        p.key_epoch,
+                        asdict(self.stats[p.id]),
+                        await self.media_stats(p),
+                    )
+                )
+        if publish:
+            for e in events:
+                self.bus.publish(e)
+        return events
+
+    async def sample_forever(self, interval: float = 5.0) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            if self.bus.subscribers:
+                try:
+                    await self.sample()
+                except Exception:
+                    log.exception("stats sampling failed")
 
     # -- media --------------------------------------------------------------------------
 
@@ -365,6 +470,8 @@ async def _session(ws: WebSocket) -> None:
                         publish=me.grants.publish,
                         subscribe=me.grants.subscribe,
                     )
+                elif kind == "stats":
+                    stats.report(msg.get("e2ee"))
                 elif kind == "ping":
                     await ws.send_text(json.dumps({"type": "pong", "t": msg.get("t")}))
                 elif kind == "leave":

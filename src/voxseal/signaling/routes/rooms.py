@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections.abc import AsyncIterator
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -108,6 +112,41 @@ async def room_stats(
             }
         )
     return {"room": room, "sessions": sessions}
+
+
+@router.get("/v1/stats/stream")
+async def stats_stream(
+    request: Request,
+    interval: Annotated[float, Query(ge=0.2, le=60)] = 5.0,
+    duration: Annotated[float | None, Query(gt=0, le=86400)] = None,
+    who: Caller = Depends(allowed(Permission.STATS_READ)),  # noqa: B008
+) -> StreamingResponse:
+    """Per-session stats as NDJSON lines, every ``interval`` seconds, while connected.
+
+    What a monitoring component consumes: ids, grants-free metadata and counters only.
+    """
+    hub = _hub(request)
+    await run_in_threadpool(
+        lambda: gateway(request).record(
+            "stats.stream",
+            actor=who.name,
+            target="stats",
+            source=source_ip(request),
+            correlation_id=correlation_id(request.scope),
+        )
+    )
+
+    async def lines() -> AsyncIterator[bytes]:
+        deadline = None if duration is None else asyncio.get_running_loop().time() + duration
+        while not await request.is_disconnected():
+            for event in await hub.sample(publish=False):
+                yield (json.dumps(asdict(event), separators=(",", ":")) + "\n").encode()
+            yield b"\n"  # a heartbeat line, so idle streams are seen alive (and closed if not)
+            if deadline is not None and asyncio.get_running_loop().time() + interval > deadline:
+                return
+            await asyncio.sleep(interval)
+
+    return StreamingResponse(lines(), media_type="application/x-ndjson")
 
 
 @router.delete("/v1/rooms/{room}/participants/{identity}", status_code=204)
