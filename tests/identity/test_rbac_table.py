@@ -37,7 +37,7 @@ audit:read              1     0          1       0     0      0
 audit:verify            1     0          1       0     0      0
 audit:export            0     0          1       0     0      0
 rooms:read              1     1          1       0     0      1
-rooms:admin             1     0          0       0     0      1
+rooms:admin             1     1          0       0     0      1
 rooms:join              0     1          0       1     1      0
 rooms:monitor           0     1          0       0     0      0
 recordings:read         0     1          0       0     0      0

@@ -354,3 +354,26 @@ def test_stats_endpoint_reports_sessions(gateway_server: RunningGateway) -> None
             await p.ws.close()
 
     run(scenario())
+
+
+def test_a_full_room_refuses_with_4503(gateway_server: RunningGateway) -> None:
+    from voxseal.media.rooms import DEFAULT_MAX_PARTICIPANTS
+
+    async def scenario() -> None:
+        peers = [
+            await join(gateway_server, "full-room", f"p{i}", "subscribe")
+            for i in range(DEFAULT_MAX_PARTICIPANTS)
+        ]
+        first = json.dumps(
+            {
+                "type": "join",
+                "token": token(gateway_server, "full-room", "one-too-many", "subscribe"),
+                "identity_key": identity_key(Identity.generate()),
+            }
+        )
+        code, error = await refused(gateway_server, first)
+        assert code == Close.ROOM_FULL and error and error["reason"] == "room_full"
+        for p in peers:
+            await p.ws.close()
+
+    run(scenario())

@@ -103,11 +103,42 @@ def test_forged_key_bundle_is_an_e2ee_error_not_silence(gateway_server: RunningG
         event = await honest.next_event("e2ee_error")
         assert event["participant"] == mallory.me["id"]
         assert honest.session.failures
-        third = await connect(gateway_server, "forge-room", "silent")
-        await third._ws.close()
+        # a raw participant that never sends its sender key: E2EE with it is never "ready"
+        silent = await join(gateway_server, "forge-room", "silent")
         with pytest.raises(E2EEError, match="not established"):
             await honest.wait_keyed("silent", timeout=1)
+        await silent.ws.close()
         for c in (honest, mallory):
+            await c.leave()
+
+    run(scenario())
+
+
+def test_removed_participant_cannot_read_after_the_rekey(gateway_server: RunningGateway) -> None:
+    async def scenario() -> None:
+        sup = await connect(gateway_server, "rm-room", "supervisor", "subscribe", "admin")
+        caller = await connect(gateway_server, "rm-room", "caller")
+        intruder = await connect(gateway_server, "rm-room", "intruder")
+        await intruder.wait_keyed("caller")
+        epoch = caller.session.epoch
+        assert intruder.unprotect(caller.protect(b"before"))[1] == b"before"
+        await sup.remove("intruder")
+        await caller.next_event("participant_left")
+        assert caller.session.epoch == epoch + 1
+        for _ in range(100):  # the supervisor gets the new epoch's key
+            if sup.e2ee_state["peers"]["caller"]["their_epoch"] == epoch + 1:
+                break
+            await asyncio.sleep(0.02)
+        after = caller.protect(b"after removal")
+        assert sup.unprotect(after)[1] == b"after removal"
+        with pytest.raises(CryptoError):
+            intruder.session.receiver.unprotect(after)
+        for _ in range(100):
+            if intruder.closed is not None:
+                break
+            await asyncio.sleep(0.02)
+        assert intruder.closed is not None and intruder.closed.close_code == 4410
+        for c in (sup, caller):
             await c.leave()
 
     run(scenario())

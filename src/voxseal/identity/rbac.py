@@ -102,6 +102,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.SUPERVISOR: frozenset(
         {
             P.ROOMS_READ,
+            P.ROOMS_ADMIN,  # issue 4: room admins (supervisors) remove participants
             P.ROOMS_JOIN,
             P.ROOMS_MONITOR,
             P.RECORDINGS_READ,
