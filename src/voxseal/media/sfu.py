@@ -26,6 +26,14 @@ subscriber whose connection is not up (it would only arrive stale). Slots are ne
 avoid SDP renegotiation on every join (aiortc renegotiation is fragile, and it costs a round
 trip); rooms decide who subscribes to whom (grants), the SFU only obeys.
 
+**The fast path** (:mod:`voxseal.media.fastpath`, on by default): once a participant's ICE + DTLS
+are up, its RTP no longer goes through aiortc per packet — the SFU unprotects it with the
+DTLS-derived SRTP session, rewrites SSRC/PT/sequence/timestamp for each subscriber slot and
+re-protects it straight onto the subscriber's selected ICE pair, in the socket callback. aiortc
+keeps STUN, DTLS and RTCP. The encoded-frame path above remains for the moments before a session
+is connected, for ``Sfu(fast_path=False)``, and as the fallback if aiortc's internals move.
+Both paths forward the same bytes: the RTP payload, i.e. the SFrame ciphertext.
+
 Stats per session: frames/bytes in (published) and out (forwarded to it), frames dropped on a
 slow subscriber, the negotiated SRTP profile, SRTP/SRTCP authentication failures, RTP loss and
 jitter from aiortc's receiver reports. ``on_frame`` lets a monitor (or a test) observe each
@@ -36,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.abc
+import logging
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +59,7 @@ from voxseal.media.errors import (
     NoReceiveSlot,
     UnknownParticipant,
 )
+from voxseal.media.fastpath import FastPath, SlotParams, slot_params
 from voxseal.media.peer import new_peer_connection, offered_directions, wait_connected
 from voxseal.media.srtp import SrtpMonitor, secure_transports
 
@@ -59,6 +69,8 @@ __all__ = ["FrameObserver", "Sfu", "SfuSessionStats", "forbid_sframe", "sframe_f
 FrameObserver = Callable[[str, bytes], None]
 
 _FORBIDDEN = ("voxseal.crypto",)
+
+logger = logging.getLogger(__name__)
 
 
 class _RefuseCrypto(importlib.abc.MetaPathFinder):
@@ -112,8 +124,10 @@ class SfuSessionStats:
     rtp_jitter: int = 0
     subscriptions: list[str] = field(default_factory=list)
     free_slots: int = 0
-    #: time forwarded frames waited in the SFU (tap → this subscriber's RTP sender), recent
-    #: frames; excludes the SRTP protect + send that follows, which is synchronous
+    #: time forwarded frames spent in the SFU, recent frames: on the fast path from datagram
+    #: arrival to ``sendto`` done (unprotect, rewrite, protect included; event-loop queueing
+    #: before the socket callback is not); on aiortc's path from the tap to this subscriber's
+    #: RTP sender (its SRTP protect + send excluded)
     relay_delay_p50_ms: float | None = None
     relay_delay_p99_ms: float | None = None
 
@@ -133,8 +147,10 @@ class _Session:
         "pc",
         "publishes",
         "slot_owner",
+        "slot_params",
         "slots",
         "srtp",
+        "tap_seq",
     )
 
     def __init__(self, participant_id: str, pc: RTCPeerConnection) -> None:
@@ -148,6 +164,10 @@ class _Session:
         self.slot_owner: dict[str, str] = {}
         self.packets_in = 0
         self.bytes_in = 0
+        #: what the fast path needs per slot (our SSRC, the peer's Opus PT), from our answer
+        self.slot_params: dict[str, SlotParams] = {}
+        #: sequence numbers for frames that reach fast-path subscribers from aiortc's path
+        self.tap_seq = 0
 
     def free_slot(self) -> str | None:
         return next((mid for mid in self.slots if mid not in self.slot_owner), None)
@@ -167,13 +187,34 @@ class Sfu:
         aead_srtp_only: bool = True,
         ice_servers: Sequence[RTCIceServer] = (),
         on_frame: FrameObserver | None = None,
+        fast_path: bool = True,
     ) -> None:
+        """``fast_path=False`` keeps every packet on aiortc's encoded-frame path (slower; for
+        comparison and as an escape hatch should aiortc's internals change)."""
         self._aead_only = aead_srtp_only
         self._ice_servers = tuple(ice_servers)
         self._sessions: dict[str, _Session] = {}
-        #: publisher id -> {subscriber id: the subscriber's slot track}
-        self._fanout: dict[str, dict[str, EncodedAudioTrack]] = {}
+        #: publisher id -> {subscriber id: the subscriber's slot mid}
+        self._fanout: dict[str, dict[str, str]] = {}
+        self._fast = FastPath() if fast_path else None
         self.on_frame = on_frame
+
+    @property
+    def on_frame(self) -> FrameObserver | None:
+        return self._on_frame
+
+    @on_frame.setter
+    def on_frame(self, observer: FrameObserver | None) -> None:
+        self._on_frame = observer
+        if self._fast is not None:
+            self._fast.on_frame = observer
+
+    @property
+    def fast_path_sessions(self) -> list[str]:
+        """Participants whose RTP currently bypasses aiortc (diagnostics, tests)."""
+        if self._fast is None:
+            return []
+        return [pid for pid in self._sessions if pid in self._fast]
 
     @property
     def participants(self) -> list[str]:
@@ -222,11 +263,22 @@ class Sfu:
                     else "inactive"
                 )
             await pc.setLocalDescription(await pc.createAnswer())
+            session.slot_params = {
+                mid: p
+                for mid, p in slot_params(pc.localDescription.sdp).items()
+                if mid in session.slots
+            }
 
             def on_state() -> None:
                 up = pc.connectionState == "connected"
                 for track in session.slots.values():
                     track.accepting = up
+                if self._fast is None:
+                    return
+                if up:
+                    self._attach(session)
+                elif pc.connectionState in ("failed", "closed"):
+                    self._fast.detach(participant_id)
 
             pc.on("connectionstatechange", on_state)
             on_state()
@@ -240,6 +292,22 @@ class Sfu:
         self._fanout.setdefault(participant_id, {})
         return pc.localDescription.sdp
 
+    def _attach(self, session: _Session) -> None:
+        """Move a connected session's RTP to the fast path and link its subscriptions."""
+        assert self._fast is not None
+        pid = session.participant_id
+        if pid in self._fast or self._sessions.get(pid) is not session:
+            return
+        try:
+            self._fast.attach(pid, session.pc, session.srtp or SrtpMonitor(), session.slot_params)
+        except MediaError as exc:  # stay on aiortc's path rather than forward blindly
+            logger.warning("fast path not available for a session: %s", exc)
+            return
+        for mid, owner in session.slot_owner.items():
+            self._fast.link(pid, mid, owner)
+        for sub_id, mid in self._fanout.get(pid, {}).items():
+            self._fast.link(sub_id, mid, pid)
+
     async def wait_connected(self, participant_id: str, timeout: float = 10.0) -> None:
         await wait_connected(self._session(participant_id).pc, timeout)
 
@@ -248,6 +316,8 @@ class Sfu:
         session = self._sessions.pop(participant_id, None)
         if session is None:
             return
+        if self._fast is not None:
+            self._fast.detach(participant_id)
         self._fanout.pop(participant_id, None)
         for subscribers in self._fanout.values():
             subscribers.pop(participant_id, None)
@@ -281,7 +351,9 @@ class Sfu:
         if mid is None:
             raise NoReceiveSlot(f"{subscriber_id!r} has no free receive slot")
         subscriber.slot_owner[mid] = publisher_id
-        self._fanout[publisher_id][subscriber_id] = subscriber.slots[mid]
+        self._fanout[publisher_id][subscriber_id] = mid
+        if self._fast is not None:
+            self._fast.link(subscriber_id, mid, publisher_id)
         return mid
 
     def unsubscribe(self, subscriber_id: str, publisher_id: str) -> None:
@@ -291,6 +363,8 @@ class Sfu:
         for mid, owner in list(subscriber.slot_owner.items()):
             if owner == publisher_id:
                 del subscriber.slot_owner[mid]
+                if self._fast is not None:
+                    self._fast.unlink(subscriber_id, mid)
 
     # --- the forwarding fast path ------------------------------------------------------------
 
@@ -303,19 +377,31 @@ class Sfu:
     def forward(self, publisher_id: str, payload: bytes, timestamp: int) -> None:
         """Forward one encoded frame from ``publisher_id`` to its subscribers, unchanged.
 
-        Called by the publisher's receiver tap. It is public so that a gateway-side component
-        (and the tests that play a compromised SFU) can inject frames: the receivers' SFrame
-        layer, not this SFU, decides what is authentic.
+        Called by the publisher's receiver tap while it is on aiortc's path (fast-path packets
+        never come here). It is public so that a gateway-side component (and the tests that
+        play a compromised SFU) can inject frames: the receivers' SFrame layer, not this SFU,
+        decides what is authentic. ``timestamp`` is in 48 kHz RTP units; outbound streams stay
+        continuous whichever path a frame takes.
         """
         session = self._sessions.get(publisher_id)
         if session is None:
             return
         session.packets_in += 1
         session.bytes_in += len(payload)
-        if self.on_frame is not None:
-            self.on_frame(publisher_id, payload)
-        for track in self._fanout[publisher_id].values():
-            track.push(payload, timestamp, source=publisher_id)
+        if self._on_frame is not None:
+            self._on_frame(publisher_id, payload)
+        fast = self._fast
+        if fast is not None and publisher_id in fast:
+            fast.inject(publisher_id, payload, timestamp)  # to its fast-path subscribers
+        for sub_id, mid in self._fanout[publisher_id].items():
+            sub_fast = fast.get(sub_id) if fast is not None else None
+            if sub_fast is None:
+                self._sessions[sub_id].slots[mid].push(payload, timestamp, source=publisher_id)
+            elif publisher_id not in fast:  # type: ignore[operator]
+                session.tap_seq = (session.tap_seq + 1) & 0xFFFF
+                fast.send_to(  # type: ignore[union-attr]
+                    [sub_fast.slots[mid]], session, session.tap_seq, timestamp, payload
+                )
 
     # --- stats ---------------------------------------------------------------------------------
 
@@ -342,17 +428,25 @@ class Sfu:
                     jitter = max(jitter, s.jitter)
         srtp = session.srtp or SrtpMonitor()
         delays = [d * 1000 for t in session.slots.values() for d in t.queue_delays]
+        fast = self._fast.stats(participant_id) if self._fast is not None else None
+        if fast is not None:
+            lost += fast.packets_lost
+            jitter = max(jitter, fast.jitter)
+            delays += [d * 1000 for d in fast.delays]
         return SfuSessionStats(
             participant_id=participant_id,
             connection_state=session.pc.connectionState,
             srtp_profile=srtp.profile,
             srtp_rtp_failures=srtp.rtp_failures,
             srtp_rtcp_failures=srtp.rtcp_failures,
-            packets_in=session.packets_in,
-            bytes_in=session.bytes_in,
-            packets_out=sum(t.frames_pushed for t in session.slots.values()),
-            bytes_out=sum(t.bytes_pushed for t in session.slots.values()),
-            packets_dropped=sum(t.frames_dropped for t in session.slots.values()),
+            packets_in=session.packets_in + (fast.packets_in if fast else 0),
+            bytes_in=session.bytes_in + (fast.bytes_in if fast else 0),
+            packets_out=sum(t.frames_pushed for t in session.slots.values())
+            + (fast.packets_out if fast else 0),
+            bytes_out=sum(t.bytes_pushed for t in session.slots.values())
+            + (fast.bytes_out if fast else 0),
+            packets_dropped=sum(t.frames_dropped for t in session.slots.values())
+            + (fast.packets_dropped if fast else 0),
             rtp_packets_lost=lost,
             rtp_jitter=jitter,
             subscriptions=list(session.slot_owner.values()),

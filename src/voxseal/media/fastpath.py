@@ -1,0 +1,492 @@
+"""The SFU's lean forwarding path: SRTP in, header rewrite, SRTP out — no aiortc per packet.
+
+Why: aiortc's receive path costs ~100+ µs of Python per packet (queue hops, RTP parsing into
+objects, jitter buffer, an ``av.Packet`` per frame, the sender task's re-packetisation and RTCP
+bookkeeping). An SFU that only forwards needs none of it once ICE and DTLS are up: it needs the
+keys DTLS derived, the socket ICE selected, and three numbers per outbound stream. So, per
+participant, after aiortc has completed ICE + DTLS:
+
+* **Keys.** ``RTCDtlsTransport._setup_srtp`` exports the DTLS-SRTP keying material and builds two
+  ``pylibsrtp.Session``s, ``_rx_srtp`` (peer → us, ``SSRC_ANY_INBOUND``) and ``_tx_srtp``
+  (us → peer, ``SSRC_ANY_OUTBOUND``). We reuse those very objects (one event loop, no threads, so
+  sharing is safe): aiortc keeps using them for RTCP, we use them for RTP. libsrtp keeps RTP and
+  RTCP replay/index state apart, and aiortc's own sender for a slot never sends RTP (its track is
+  never fed), so the indices of an SSRC have exactly one writer.
+* **Interception.** aioice gives every local candidate a ``StunProtocol`` on its own UDP socket;
+  its ``datagram_received`` parses each datagram as STUN and hands everything else to an
+  ``asyncio.Queue`` that aiortc's DTLS task drains. We put a small proxy protocol in front of the
+  *selected pair's* protocol (``transport.set_protocol``; works on asyncio and uvloop): SRTP
+  packets (first byte 128–191, not RTCP) are forwarded right there in the socket callback; STUN
+  (consent freshness), DTLS and SRTCP go to aioice unchanged, so aiortc keeps the control path.
+* **Forwarding.** unprotect with the publisher's inbound session → rewrite SSRC (the
+  subscriber's slot SSRC from our SDP answer), payload type (the subscriber's negotiated Opus
+  PT), sequence number and timestamp by per-stream offsets → protect with the subscriber's
+  outbound session → ``sendto`` on the subscriber's selected pair. Offsets keep each outbound
+  stream continuous: they are set on the first packet of a source so its first packet follows
+  the stream's last one (seq + 1, timestamp + one 20 ms frame), and stay constant while the
+  source lasts, so the publisher's own gaps and reordering reach the receiver intact (its loss
+  and jitter stats stay truthful). A slot re-bound to another publisher therefore continues
+  without a jump.
+
+What is dropped or left to aiortc (RTCP):
+
+* Inbound RTCP (SR/RR/NACK/PLI) goes to aiortc as before: the SFU's slot senders read the
+  subscribers' receiver reports (RTT, remote loss) and its receivers read publishers' SRs.
+* aiortc's slot senders keep emitting SRs for the slot SSRCs with aiortc's own counters (zero
+  packets, since RTP bypasses them); receivers use SRs for RTT (LSR/DLSR) and A/V sync, which
+  audio-only SFrame calls do not need. The SFU sends **no receiver reports** for fast-path
+  publishers (aiortc's receiver never sees their RTP): publishers lose SFU-side loss feedback;
+  loss and jitter are still measured here and reported in the session stats.
+* RTP header extensions (mid, audio level) are stripped: receivers route by the SSRC signalled
+  in our answer, and audio level would be metadata about content we do not need to relay.
+
+Keyless by construction: this module imports pylibsrtp and aioice/aiortc types only — never
+:mod:`voxseal.crypto`. Payloads (SFrame ciphertext) are copied, never parsed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import struct
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pylibsrtp
+from aiortc import RTCPeerConnection
+from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.sdp import SessionDescription
+
+from voxseal.media.audio import FRAME_SAMPLES, SAMPLE_RATE
+from voxseal.media.errors import MediaError
+from voxseal.media.srtp import SrtpMonitor
+
+__all__ = ["FastPath", "FastSession", "OutStream", "SlotParams", "slot_params"]
+
+logger = logging.getLogger(__name__)
+
+#: V/P/X/CC, M/PT, sequence number, timestamp, SSRC
+_HEADER = struct.Struct("!BBHII")
+_unpack_header = struct.Struct("!BBHI").unpack_from
+_pack_header = _HEADER.pack
+#: a subscriber whose socket buffer holds this much unsent data is congested: drop, count
+_MAX_WRITE_BUFFER = 64 * 1024
+_perf = time.perf_counter
+
+
+@dataclass(frozen=True)
+class SlotParams:
+    """What a subscriber's receive slot expects: our SSRC on it and its Opus payload type."""
+
+    ssrc: int
+    payload_type: int
+
+
+def slot_params(answer_sdp: str) -> dict[str, SlotParams]:
+    """``{mid: SlotParams}`` for every m-line of *our* answer that sends (a receive slot).
+
+    Read from the SDP (a public contract) rather than aiortc's sender internals: the SSRC we
+    announced is the one the peer's receiver routes by.
+    """
+    out: dict[str, SlotParams] = {}
+    for m in SessionDescription.parse(answer_sdp).media:
+        if m.kind != "audio" or not m.rtp.muxId or m.direction not in ("sendonly", "sendrecv"):
+            continue
+        if not m.ssrc or not m.rtp.codecs:
+            continue
+        out[m.rtp.muxId] = SlotParams(m.ssrc[0].ssrc, m.rtp.codecs[0].payloadType)
+    return out
+
+
+def _raw_session(session: Any) -> pylibsrtp.Session:
+    """Unwrap :mod:`~voxseal.media.srtp`'s counting proxy: the fast path counts itself."""
+    return getattr(session, "_inner", session)
+
+
+class _InterceptingProtocol(asyncio.DatagramProtocol):
+    """Stands in front of aioice's ``StunProtocol`` on the selected pair's socket."""
+
+    __slots__ = ("_fast", "_inner")
+
+    def __init__(self, inner: asyncio.DatagramProtocol, fast: Callable[[bytes], None]) -> None:
+        self._inner = inner
+        self._fast = fast
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        # SRTP: first byte 128..191 (RFC 7983); RTCP has PT 192..223 in the second byte
+        if 127 < data[0] < 192 and len(data) > 12 and not 191 < data[1] < 224:
+            self._fast(data)
+        else:
+            self._inner.datagram_received(data, addr)
+
+    def error_received(self, exc: Exception) -> None:
+        self._inner.error_received(exc)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._inner.connection_lost(exc)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:  # pragma: no cover
+        self._inner.connection_made(transport)
+
+
+class OutStream:
+    """One subscriber slot's outbound RTP stream: where, with which keys, and its offsets."""
+
+    __slots__ = (
+        "bytes",
+        "delays",
+        "drops",
+        "last_seq",
+        "last_ts",
+        "mid",
+        "packets",
+        "payload_type",
+        "seq_off",
+        "source",
+        "ssrc",
+        "subscriber",
+        "ts_off",
+    )
+
+    def __init__(self, subscriber: FastSession, mid: str, params: SlotParams) -> None:
+        self.subscriber = subscriber
+        self.mid = mid
+        self.ssrc = params.ssrc
+        self.payload_type = params.payload_type
+        #: the source the offsets were computed for (a publisher session or an injector)
+        self.source: object = None
+        self.seq_off = 0
+        self.ts_off = 0
+        # a random origin, as RFC 3550 asks; the first packet continues "after" it
+        self.last_seq = random.getrandbits(16)
+        self.last_ts = random.getrandbits(32)
+        self.packets = 0
+        self.bytes = 0
+        self.drops = 0
+        #: seconds from datagram arrival to sendto, recent packets
+        self.delays: deque[float] = deque(maxlen=4096)
+
+    def rebase(self, source: object, seq: int, ts: int) -> None:
+        """Make ``source``'s packet (seq, ts) follow this stream's last packet."""
+        self.source = source
+        self.seq_off = (self.last_seq + 1 - seq) & 0xFFFF
+        self.ts_off = (self.last_ts + FRAME_SAMPLES - ts) & 0xFFFFFFFF
+
+
+class FastSession:
+    """One participant's fast-path state: its sockets and SRTP sessions, in and out counters."""
+
+    __slots__ = (
+        "addr",
+        "bytes_in",
+        "cycles",
+        "first_ts",
+        "inject_seq",
+        "injector",
+        "jitter",
+        "last_transit",
+        "max_seq",
+        "monitor",
+        "outs",
+        "packets_in",
+        "participant_id",
+        "protocol",
+        "rx",
+        "sendto",
+        "slots",
+        "start_seq",
+        "transport",
+        "tx",
+        "write_buffer",
+    )
+
+    def __init__(
+        self,
+        participant_id: str,
+        transport: asyncio.DatagramTransport,
+        protocol: asyncio.DatagramProtocol,
+        addr: tuple[str, int],
+        rx: pylibsrtp.Session,
+        tx: pylibsrtp.Session,
+        monitor: SrtpMonitor,
+    ) -> None:
+        self.participant_id = participant_id
+        self.transport = transport
+        self.protocol = protocol
+        self.addr = addr
+        self.rx = rx
+        self.tx = tx
+        self.monitor = monitor
+        self.sendto = transport.sendto
+        self.write_buffer = transport.get_write_buffer_size
+        #: outbound streams of the subscribers this participant publishes to
+        self.outs: list[OutStream] = []
+        #: this participant's own receive slots (as a subscriber), by mid
+        self.slots: dict[str, OutStream] = {}
+        self.packets_in = 0
+        self.bytes_in = 0
+        self.first_ts: int | None = None
+        self.start_seq: int | None = None
+        self.max_seq = 0
+        self.cycles = 0
+        self.jitter = 0.0
+        self.last_transit: float | None = None
+        #: a stand-in source for frames injected via :meth:`FastPath.inject`
+        self.injector = object()
+        self.inject_seq = 0
+
+    @property
+    def packets_lost(self) -> int:
+        """RFC 3550 cumulative loss of this participant's published stream (may be negative
+        with duplicates, as the RFC allows)."""
+        if self.start_seq is None:
+            return 0
+        expected = self.cycles + self.max_seq - self.start_seq + 1
+        return expected - self.packets_in
+
+
+@dataclass
+class FastPathStats:
+    """Fast-path counters of one participant (folded into ``SfuSessionStats`` by the SFU)."""
+
+    packets_in: int = 0
+    bytes_in: int = 0
+    packets_out: int = 0
+    bytes_out: int = 0
+    packets_dropped: int = 0
+    packets_lost: int = 0
+    #: interarrival jitter, RTP clock units (48 kHz)
+    jitter: int = 0
+    delays: list[float] = field(default_factory=list)
+
+
+class FastPath:
+    """The forwarding engine of one SFU: attach connected sessions, link slots, forward.
+
+    ``on_frame(publisher_id, payload)`` sees each forwarded payload when set (it costs a copy
+    per packet, so the SFU passes it only when someone observes).
+    """
+
+    def __init__(self, on_frame: Callable[[str, bytes], None] | None = None) -> None:
+        self.on_frame = on_frame
+        self._sessions: dict[str, FastSession] = {}
+
+    def __contains__(self, participant_id: object) -> bool:
+        return participant_id in self._sessions
+
+    def get(self, participant_id: str) -> FastSession | None:
+        return self._sessions.get(participant_id)
+
+    # --- attach / detach -----------------------------------------------------------------------
+
+    def attach(
+        self,
+        participant_id: str,
+        pc: RTCPeerConnection,
+        monitor: SrtpMonitor,
+        slots: dict[str, SlotParams],
+    ) -> FastSession:
+        """Take over ``pc``'s RTP data path (call once its connection state is ``connected``).
+
+        Raises :class:`MediaError` if aiortc/aioice internals are not where we expect them:
+        the caller then leaves the session on aiortc's path instead of forwarding blindly.
+        """
+        if participant_id in self._sessions:
+            return self._sessions[participant_id]
+        dtls = _dtls_transport(pc)
+        try:
+            connection = dtls.transport._connection
+            pair = connection._nominated[1]
+            stun_protocol = pair.protocol
+            transport = stun_protocol.transport
+            addr = pair.remote_addr
+            rx, tx = _raw_session(dtls._rx_srtp), _raw_session(dtls._tx_srtp)
+        except (AttributeError, KeyError) as exc:
+            raise MediaError(
+                f"aiortc/aioice layout changed; fast path unavailable ({exc!r})",
+                reason="fastpath_unavailable",
+            ) from None
+        if rx is None or tx is None or transport is None:
+            raise MediaError("DTLS-SRTP is not up yet", reason="fastpath_unavailable")
+        session = FastSession(participant_id, transport, stun_protocol, addr, rx, tx, monitor)
+        for mid, params in slots.items():
+            session.slots[mid] = OutStream(session, mid, params)
+        transport.set_protocol(_InterceptingProtocol(stun_protocol, self._receiver(session)))
+        self._sessions[participant_id] = session
+        return session
+
+    def detach(self, participant_id: str) -> None:
+        """Give the socket back to aioice and forget the session (idempotent)."""
+        session = self._sessions.pop(participant_id, None)
+        if session is None:
+            return
+        if session.transport.get_protocol() is not session.protocol:
+            session.transport.set_protocol(session.protocol)
+        for other in self._sessions.values():
+            other.outs = [o for o in other.outs if o.subscriber is not session]
+        session.outs = []
+
+    # --- subscriptions -------------------------------------------------------------------------
+
+    def link(self, subscriber_id: str, mid: str, publisher_id: str) -> bool:
+        """Forward ``publisher_id`` into ``subscriber_id``'s slot ``mid`` (both attached).
+
+        Returns False if either side is not on the fast path yet (the SFU links it later).
+        """
+        sub = self._sessions.get(subscriber_id)
+        pub = self._sessions.get(publisher_id)
+        if sub is None or pub is None or mid not in sub.slots:
+            return False
+        out = sub.slots[mid]
+        for other in self._sessions.values():
+            if out in other.outs and other is not pub:
+                other.outs = [o for o in other.outs if o is not out]
+        if out not in pub.outs:
+            pub.outs = [*pub.outs, out]  # a new list: a forward in progress keeps its snapshot
+        return True
+
+    def unlink(self, subscriber_id: str, mid: str) -> None:
+        sub = self._sessions.get(subscriber_id)
+        if sub is None or mid not in sub.slots:
+            return
+        out = sub.slots[mid]
+        for other in self._sessions.values():
+            if out in other.outs:
+                other.outs = [o for o in other.outs if o is not out]
+
+    # --- the per-packet path -------------------------------------------------------------------
+
+    def _receiver(self, pub: FastSession) -> Callable[[bytes], None]:
+        """Build the per-packet function for one publisher (locals instead of attribute loads)."""
+        unprotect = pub.rx.unprotect
+        srtp_error = pylibsrtp.Error
+        monitor = pub.monitor
+        fast_path = self
+        participant_id = pub.participant_id
+        clock = SAMPLE_RATE
+
+        def forward(data: bytes) -> None:
+            arrival = _perf()
+            try:
+                rtp = unprotect(data)
+            except srtp_error:
+                monitor.rtp_failures += 1
+                return
+            b0, b1, seq, ts = _unpack_header(rtp)
+            offset = 12 + 4 * (b0 & 0x0F)
+            if b0 & 0x10:  # header extension: skip it (stripped on the way out)
+                offset += 4 + 4 * ((rtp[offset + 2] << 8) | rtp[offset + 3])
+            payload = rtp[offset:]
+            # receive statistics (RFC 3550 A.1 / A.8, without probation)
+            if pub.start_seq is None:
+                pub.start_seq = pub.max_seq = seq
+                pub.first_ts = ts
+            else:
+                delta = (seq - pub.max_seq) & 0xFFFF
+                if 0 < delta < 0x8000:
+                    if seq < pub.max_seq:
+                        pub.cycles += 0x10000
+                    pub.max_seq = seq
+            transit = arrival * clock - ts
+            if pub.last_transit is not None:
+                d = abs(transit - pub.last_transit)
+                if d < 0x7FFFFFFF:  # ignore timestamp jumps (source change, wrap)
+                    pub.jitter += (d - pub.jitter) / 16
+            pub.last_transit = transit
+            pub.packets_in += 1
+            pub.bytes_in += len(payload)
+            if fast_path.on_frame is not None:
+                fast_path.on_frame(participant_id, payload)
+            marker = b1 & 0x80
+            padding = b0 & 0x20
+            for out in pub.outs:
+                if out.source is not pub:
+                    out.rebase(pub, seq, ts)
+                sub = out.subscriber
+                if sub.write_buffer() > _MAX_WRITE_BUFFER:
+                    out.drops += 1
+                    continue
+                nseq = (seq + out.seq_off) & 0xFFFF
+                nts = (ts + out.ts_off) & 0xFFFFFFFF
+                if (nseq - out.last_seq) & 0xFFFF < 0x8000:
+                    out.last_seq = nseq
+                    out.last_ts = nts
+                packet = (
+                    _pack_header(0x80 | padding, marker | out.payload_type, nseq, nts, out.ssrc)
+                    + payload
+                )
+                sub.sendto(sub.tx.protect(packet), sub.addr)
+                out.packets += 1
+                out.bytes += len(payload)
+                out.delays.append(_perf() - arrival)
+
+        return forward
+
+    def inject(self, publisher_id: str, payload: bytes, timestamp: int) -> int:
+        """Send one payload to ``publisher_id``'s fast-path subscribers as if it had published it.
+
+        For frames that reach the SFU outside the fast path (a publisher still on aiortc's path
+        for a moment, or a test playing a compromised SFU). It uses its own source identity,
+        so the outbound streams re-base around it and stay continuous. Returns how many
+        subscribers it was sent to.
+        """
+        pub = self._sessions.get(publisher_id)
+        if pub is None:
+            return 0
+        source = pub.injector
+        seq = pub.inject_seq = (pub.inject_seq + 1) & 0xFFFF
+        ts = timestamp & 0xFFFFFFFF
+        return self.send_to(pub.outs, source, seq, ts, payload)
+
+    def send_to(
+        self, outs: list[OutStream], source: object, seq: int, ts: int, payload: bytes
+    ) -> int:
+        """Protect and send one payload on each of ``outs`` (slow-path helper, not per packet)."""
+        sent = 0
+        for out in outs:
+            if out.source is not source:
+                out.rebase(source, seq, ts)
+            sub = out.subscriber
+            nseq = (seq + out.seq_off) & 0xFFFF
+            nts = (ts + out.ts_off) & 0xFFFFFFFF
+            if (nseq - out.last_seq) & 0xFFFF < 0x8000:
+                out.last_seq, out.last_ts = nseq, nts
+            packet = _pack_header(0x80, out.payload_type, nseq, nts, out.ssrc) + payload
+            sub.sendto(sub.tx.protect(packet), sub.addr)
+            out.packets += 1
+            out.bytes += len(payload)
+            sent += 1
+        return sent
+
+    # --- stats ---------------------------------------------------------------------------------
+
+    def stats(self, participant_id: str) -> FastPathStats:
+        session = self._sessions.get(participant_id)
+        if session is None:
+            return FastPathStats()
+        slots = session.slots.values()
+        return FastPathStats(
+            packets_in=session.packets_in,
+            bytes_in=session.bytes_in,
+            packets_out=sum(o.packets for o in slots),
+            bytes_out=sum(o.bytes for o in slots),
+            packets_dropped=sum(o.drops for o in slots),
+            packets_lost=session.packets_lost,
+            jitter=int(session.jitter),
+            delays=[d for o in slots for d in o.delays],
+        )
+
+
+def _dtls_transport(pc: RTCPeerConnection) -> RTCDtlsTransport:
+    """The one DTLS transport of a BUNDLEd audio session."""
+    seen = {id(t.receiver.transport): t.receiver.transport for t in pc.getTransceivers()}
+    if len(seen) != 1:
+        raise MediaError(
+            f"fast path needs one BUNDLEd transport, found {len(seen)}",
+            reason="fastpath_unavailable",
+        )
+    return next(iter(seen.values()))

@@ -1,0 +1,146 @@
+"""The SFU's fast path with real aiortc endpoints on loopback.
+
+Once a session is connected its RTP bypasses aiortc at the SFU (pylibsrtp + header rewrite in the
+socket callback). These tests check that calls still work end to end (tones heard, attributed by
+SFrame key), that a forged SRTP packet is refused and counted, and that a receive slot re-bound
+to another publisher continues its sequence numbers and timestamps without a jump — what each
+receiver's jitter buffer and SRTP replay window rely on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import socket
+import struct
+from typing import Any
+
+import pytest
+from aiortc.rtp import RtpPacket
+
+from voxseal.media.audio import FRAME_SAMPLES, pcm_frames, tone
+from voxseal.media.endpoint import MediaEndpoint
+from voxseal.media.sfu import Sfu
+
+from .helpers import AudioLog, dominant_frequency, new_key, run
+from .test_sfu import join, until
+
+
+def record_rtp(endpoint: MediaEndpoint) -> list[tuple[int, int, int]]:
+    """(ssrc, seq, ts) of every RTP packet the endpoint's DTLS transport delivers."""
+    seen: list[tuple[int, int, int]] = []
+    dtls = endpoint._pc.getTransceivers()[0].receiver.transport
+    original = dtls._handle_rtp_data
+
+    async def handle(data: bytes, arrival_time_ms: int) -> None:
+        packet = RtpPacket.parse(data)
+        seen.append((packet.ssrc, packet.sequence_number, packet.timestamp))
+        await original(data, arrival_time_ms=arrival_time_ms)
+
+    dtls._handle_rtp_data = handle
+    return seen
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fast_path", [True, False])
+def test_call_through_sfu_hears_tones(fast_path: bool) -> None:
+    async def scenario() -> None:
+        ka, kb = new_key(), new_key()
+        sfu = Sfu(fast_path=fast_path)
+        heard_a, heard_b = AudioLog(), AudioLog()
+        a = MediaEndpoint("alice", on_audio=heard_a)
+        b = MediaEndpoint("bob", on_audio=heard_b)
+        a.set_sender_key(1, ka)
+        b.set_sender_key(2, kb)
+        a.add_peer_key("bob", 2, kb)
+        b.add_peer_key("alice", 1, ka)
+        a.publish(pcm_frames([tone(440, 1.0)]))
+        b.publish(pcm_frames([tone(660, 1.0)]))
+        try:
+            for ep in (a, b):
+                await join(sfu, ep)
+            sfu.subscribe("bob", "alice")
+            sfu.subscribe("alice", "bob")
+            await asyncio.gather(a.wait_connected(), b.wait_connected())
+            await until(lambda: not a.publishing and not b.publishing)
+            await asyncio.sleep(0.3)
+            assert sorted(sfu.fast_path_sessions) == (["alice", "bob"] if fast_path else [])
+            stats = {pid: await sfu.stats(pid) for pid in ("alice", "bob")}
+            eps = {"alice": await a.stats(), "bob": await b.stats()}
+        finally:
+            await a.close()
+            await b.close()
+            await sfu.close()
+        assert abs(dominant_frequency(heard_b.pcm("alice")) - 440) < 5
+        assert abs(dominant_frequency(heard_a.pcm("bob")) - 660) < 5
+        for pid, s in stats.items():
+            assert s.packets_in >= 45 and s.packets_out >= 45, (pid, s)
+            assert s.srtp_rtp_failures == 0 and s.packets_dropped == 0
+            assert s.relay_delay_p99_ms is not None and s.relay_delay_p99_ms < 50
+            assert eps[pid].receive.rejected == 0
+            assert eps[pid].rtp_packets_lost == 0
+        if fast_path:
+            assert stats["alice"].rtp_packets_lost == 0
+
+    run(scenario(), timeout=45)
+
+
+@pytest.mark.slow
+def test_forged_srtp_is_refused_and_counted_and_slot_switch_is_continuous() -> None:
+    async def scenario() -> None:
+        ka, kc = new_key(), new_key()
+        sfu = Sfu()
+        heard = AudioLog()
+        alice = MediaEndpoint("alice", receive_slots=0)
+        carol = MediaEndpoint("carol", receive_slots=0)
+        bob = MediaEndpoint("bob", on_audio=heard)
+        alice.set_sender_key(1, ka)
+        carol.set_sender_key(3, kc)
+        bob.add_peer_key("alice", 1, ka)
+        bob.add_peer_key("carol", 3, kc)
+        alice.publish(pcm_frames([tone(440, 3.0)]))
+        carol.publish(pcm_frames([tone(660, 3.0)]))
+        everyone = (alice, bob, carol)
+        try:
+            for ep in everyone:
+                await join(sfu, ep)
+            rtp_at_bob = record_rtp(bob)
+            sfu.subscribe("bob", "alice")
+            await asyncio.gather(*(ep.wait_connected() for ep in everyone))
+            await until(lambda: sorted(sfu.fast_path_sessions) == ["alice", "bob", "carol"])
+            await until(lambda: bob.receive_stats.frames_decrypted >= 20)
+
+            # a forged SRTP packet on alice's socket at the SFU: refused, counted, not forwarded
+            fast = sfu._fast.get("alice")  # type: ignore[union-attr]
+            assert fast is not None
+            host, port = fast.transport.get_extra_info("sockname")[:2]
+            forged = struct.pack("!BBHII", 0x80, 111, 1, 2, 0xDEADBEEF) + os.urandom(60)
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                for _ in range(3):
+                    s.sendto(forged, (host, port))
+            await until(lambda: fast.monitor.rtp_failures >= 3)
+            assert (await sfu.stats("alice")).srtp_rtp_failures == 3
+
+            # re-bind bob's slot from alice to carol: the stream continues seq/ts by one frame
+            before = len(rtp_at_bob)
+            sfu.unsubscribe("bob", "alice")
+            sfu.subscribe("bob", "carol")
+            await until(lambda: len(heard.frames["carol"]) >= 20)
+            packets = list(rtp_at_bob)
+            assert len(packets) > before + 20
+            assert len({ssrc for ssrc, _, _ in packets}) == 1  # one outbound SSRC throughout
+            for (_, s0, t0), (_, s1, t1) in itertools.pairwise(packets):
+                assert (s1 - s0) & 0xFFFF == 1, (s0, s1)
+                assert (t1 - t0) & 0xFFFFFFFF == FRAME_SAMPLES, (t0, t1)
+            r = bob.receive_stats
+            assert r.rejected == 0 and heard.frames["alice"] and heard.frames["carol"]
+            st: Any = await bob.stats()
+            assert st.rtp_packets_lost == 0
+        finally:
+            for ep in everyone:
+                await ep.close()
+            await sfu.close()
+        assert abs(dominant_frequency(heard.pcm("carol")) - 660) < 5
+
+    run(scenario(), timeout=45)
