@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
+from voxseal.audit.events import Outcome
 from voxseal.errors import AuthError
 from voxseal.gateway import Gateway
 from voxseal.identity import rbac
@@ -68,6 +71,32 @@ def caller(
         who = Caller(claims.subject, claims.roles, claims.scope, claims)
     request.state.caller = who
     return who
+
+
+def audit(
+    request: Request,
+    action: str,
+    *,
+    actor: str | None,
+    target: str | None,
+    outcome: Outcome = Outcome.SUCCESS,
+    **details: Any,
+) -> int:
+    """Record what an endpoint did, with the request's source and correlation id (durable)."""
+    return gateway(request).record(
+        action,
+        actor=actor,
+        target=target,
+        outcome=outcome,
+        source=source_ip(request),
+        correlation_id=correlation_id(request.scope),
+        **details,
+    )
+
+
+async def aaudit(request: Request, action: str, **kw: Any) -> int:
+    """:func:`audit` from async endpoints, off the event loop (it waits for the fsync)."""
+    return await run_in_threadpool(lambda: audit(request, action, **kw))
 
 
 def allowed(permission: Permission) -> Callable[..., Caller]:

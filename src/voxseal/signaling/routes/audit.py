@@ -8,8 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from voxseal.identity.rbac import Permission
-from voxseal.signaling.deps import Caller, allowed, gateway, source_ip
-from voxseal.signaling.headers import correlation_id
+from voxseal.signaling.deps import Caller, aaudit, allowed, audit, gateway
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -41,12 +40,11 @@ def read_audit(
         limit=limit,
     )
     # reading the log is itself an audited read of protected data
-    gw.record(
+    audit(
+        request,
         "audit.read",
         actor=who.name,
         target="audit_log",
-        source=source_ip(request),
-        correlation_id=correlation_id(request.scope),
         count=len(records),
     )
     items = [r.as_dict() for r in records]
@@ -60,16 +58,13 @@ async def verify_audit(
 ) -> dict[str, Any]:
     gw = gateway(request)
     report = await run_in_threadpool(gw.verify_audit)
-    await run_in_threadpool(
-        lambda: gw.record(
-            "audit.verify",
-            actor=who.name,
-            target="audit_log",
-            source=source_ip(request),
-            correlation_id=correlation_id(request.scope),
-            ok=report.ok,
-            records=report.records_checked,
-        )
+    await aaudit(
+        request,
+        "audit.verify",
+        actor=who.name,
+        target="audit_log",
+        ok=report.ok,
+        records=report.records_checked,
     )
     return {
         "ok": report.ok,

@@ -11,13 +11,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
 from voxseal.audit.events import Outcome
 from voxseal.errors import NotFound
 from voxseal.identity.rbac import Permission
 from voxseal.identity.tokens import JoinGrants
-from voxseal.signaling.deps import Caller, allowed, gateway, source_ip
+from voxseal.signaling.deps import Caller, aaudit, allowed, audit, gateway, source_ip
 from voxseal.signaling.headers import correlation_id
 
 router = APIRouter(tags=["rooms"])
@@ -69,12 +68,11 @@ def list_rooms(
     who: Caller = Depends(allowed(Permission.ROOMS_READ)),  # noqa: B008
 ) -> dict[str, Any]:
     rooms = _hub(request).rooms.snapshot()
-    gateway(request).record(
+    audit(
+        request,
         "rooms.list",
         actor=who.name,
         target="rooms",
-        source=source_ip(request),
-        correlation_id=correlation_id(request.scope),
         count=len(rooms),
     )
     return {"rooms": rooms}
@@ -90,14 +88,11 @@ async def room_stats(
     live = hub.rooms.rooms.get(room)
     if live is None:
         raise NotFound(f"no live room {room!r}")
-    await run_in_threadpool(
-        lambda: gateway(request).record(
-            "rooms.stats",
-            actor=who.name,
-            target=room,
-            source=source_ip(request),
-            correlation_id=correlation_id(request.scope),
-        )
+    await aaudit(
+        request,
+        "rooms.stats",
+        actor=who.name,
+        target=room,
     )
     sessions = []
     for p in list(live.participants.values()):
@@ -126,14 +121,11 @@ async def stats_stream(
     What a monitoring component consumes: ids, grants-free metadata and counters only.
     """
     hub = _hub(request)
-    await run_in_threadpool(
-        lambda: gateway(request).record(
-            "stats.stream",
-            actor=who.name,
-            target="stats",
-            source=source_ip(request),
-            correlation_id=correlation_id(request.scope),
-        )
+    await aaudit(
+        request,
+        "stats.stream",
+        actor=who.name,
+        target="stats",
     )
 
     async def lines() -> AsyncIterator[bytes]:
@@ -161,15 +153,14 @@ async def remove_participant(
     try:
         victim, deliveries = hub.rooms.remove_identity(room, identity)
     except NotFound:
-        await run_in_threadpool(
-            lambda: gateway(request).record(
-                "rtc.remove",
-                actor=who.name,
-                target=identity,
-                outcome=Outcome.FAILURE,
-                room=room,
-                reason="not_in_room",
-            )
+        await aaudit(
+            request,
+            "rtc.remove",
+            actor=who.name,
+            target=identity,
+            outcome=Outcome.FAILURE,
+            room=room,
+            reason="not_in_room",
         )
         raise
     await hub.remove(victim, deliveries, by=who.name)

@@ -7,10 +7,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from voxseal.audit.events import Outcome
 from voxseal.identity.rbac import Permission, Role
-from voxseal.signaling.deps import Caller, allowed, gateway, source_ip
-from voxseal.signaling.headers import correlation_id
+from voxseal.signaling.deps import Caller, allowed, audit, gateway
 
 router = APIRouter(tags=["users"])
 
@@ -38,15 +36,7 @@ class CreateApiKey(BaseModel):
 
 
 def _audit(request: Request, who: Caller, action: str, target: str, **details: Any) -> None:
-    gateway(request).record(
-        action,
-        actor=who.name,
-        target=target,
-        outcome=Outcome.SUCCESS,
-        source=source_ip(request),
-        correlation_id=correlation_id(request.scope),
-        **details,
-    )
+    audit(request, action, actor=who.name, target=target, **details)
 
 
 @router.get("/v1/users")
