@@ -8,10 +8,11 @@ import base64
 import json
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.signaling.conftest import RunningGateway
+from tests.signaling.conftest import RunningGateway, start_gateway
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -377,3 +378,26 @@ def test_a_full_room_refuses_with_4503(gateway_server: RunningGateway) -> None:
             await p.ws.close()
 
     run(scenario())
+
+
+def test_tokens_in_urls_never_reach_the_logs(tmp_path: Path) -> None:
+    gw = start_gateway(tmp_path / "data", extra_env={"VOXSEAL_LOG_LEVEL": "info"})
+    try:
+        tok = token(gw, "log-room", "logger", "subscribe")
+
+        async def scenario() -> None:
+            url = f"{wss(gw)}?token={tok}"
+            async with connect(url, ssl=client_context(gw.ca_file)) as ws:
+                await ws.send(
+                    json.dumps({"type": "join", "identity_key": identity_key(Identity.generate())})
+                )
+                assert json.loads(await ws.recv())["type"] == "joined"
+
+        run(scenario())
+        with gw.client() as c:
+            c.get(f"/healthz?token={tok}")
+    finally:
+        gw.stop()
+    log = gw.log()
+    assert "/v1/rtc?token=***" in log and "/healthz?token=***" in log
+    assert tok not in log and tok.split(".")[2] not in log

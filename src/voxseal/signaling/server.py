@@ -7,6 +7,8 @@ development CA created in the data dir on first start.
 from __future__ import annotations
 
 import contextlib
+import logging
+import re
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,32 @@ import uvicorn
 from voxseal.config import Settings
 from voxseal.signaling.devca import ensure_dev_certificates
 from voxseal.signaling.tls import server_context
+
+_SECRET_QUERY = re.compile(r"((?:^|[?&])(?:token|access_token)=)[^&\s\"]*")
+
+
+class RedactSecrets(logging.Filter):
+    """Masks credentials that clients put in URLs (``/v1/rtc?token=…``) in uvicorn's logs.
+
+    uvicorn logs each request's path with its query string (access log) and each WebSocket
+    handshake (error log); a join token there would be a bearer secret in the logs.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(
+                _SECRET_QUERY.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args
+            )
+        if isinstance(record.msg, str) and "token=" in record.msg:
+            record.msg = _SECRET_QUERY.sub(r"\1***", record.msg)
+        return True
+
+
+def install_log_redaction() -> None:
+    for name in ("uvicorn.access", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactSecrets) for f in logger.filters):
+            logger.addFilter(RedactSecrets())
 
 
 @dataclass(frozen=True)
@@ -64,5 +92,7 @@ def serve(app: Any, settings: Settings, certs: ServerCertificates) -> None:
     uvicorn re-raises the interrupt once it has shut down gracefully; by then everything is
     closed, so Ctrl-C is a normal, successful stop.
     """
+    config = uvicorn_config(app, settings, certs)  # configures uvicorn's loggers
+    install_log_redaction()
     with contextlib.suppress(KeyboardInterrupt):
-        uvicorn.Server(uvicorn_config(app, settings, certs)).run()
+        uvicorn.Server(config).run()
