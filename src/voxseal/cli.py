@@ -316,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
         "call", help="join a room as an E2EE participant: play a WAV, record what you hear"
     )
     p.add_argument("url", help="the gateway, e.g. https://localhost:8443")
-    p.add_argument("--token", required=True, help="a join token for the room")
+    p.add_argument("--token", help="a join token (better: set VOXSEAL_TOKEN, hidden from ps)")
     p.add_argument("--play", help="WAV file to speak into the room")
     p.add_argument("--record", help="WAV file to write what the room says")
     p.add_argument("--duration", type=float, help="seconds to stay (default: until --play ends)")

@@ -518,3 +518,17 @@ def test_being_removed_from_the_room_exits_3(
         p.kill()
     assert re.fullmatch(r"voxseal call: disconnected by the gateway: .*\(close code \d+\)\n", err)
     assert "+ supervisor joined" in out.read_text()
+
+
+@pytest.mark.slow
+def test_the_token_can_come_from_the_environment(gateway_server: RunningGateway) -> None:
+    """``VOXSEAL_TOKEN`` keeps the token out of ``ps``; without any token: exit 2."""
+    base = [sys.executable, "-m", "voxseal", "call", gateway_server.base_url]
+    base += ["--ca", str(gateway_server.ca_file), "--duration", "1"]
+    bad = "eyJhbGciOiJFZERTQSJ9.not-a-real-token.c2ln"
+    env = {**gateway_server.env, "VOXSEAL_TOKEN": bad}
+    p = subprocess.run(base, capture_output=True, text=True, timeout=60, env=env)
+    assert p.returncode == EXIT_JOIN_REFUSED and "token_invalid" in p.stderr
+    env.pop("VOXSEAL_TOKEN")
+    p = subprocess.run(base, capture_output=True, text=True, timeout=60, env=env)
+    assert p.returncode == EXIT_BAD_INPUT and "VOXSEAL_TOKEN" in p.stderr

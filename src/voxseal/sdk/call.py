@@ -655,10 +655,15 @@ def cmd_call(args: argparse.Namespace, out: TextIO) -> int:
     def path(value: str | None) -> Path | None:
         return Path(value) if value else None
 
+    # a token on the command line is visible to every local user (ps); prefer the environment
+    token = args.token or os.environ.get("VOXSEAL_TOKEN", "")
+    if not token:
+        print("voxseal call: no join token: pass --token or set VOXSEAL_TOKEN", file=sys.stderr)
+        return EXIT_BAD_INPUT
     return asyncio.run(
         run_call(
             args.url,
-            args.token,
+            token,
             play=path(args.play),
             record=path(args.record),
             duration=args.duration,
