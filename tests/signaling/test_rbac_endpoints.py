@@ -45,6 +45,8 @@ REQUESTS: dict[tuple[str, str], dict[str, Any]] = {
         "path": {"room": "no-such-room", "identity": "nobody"}
     },
     ("GET", "/v1/stats/stream"): {"query": {"duration": 0.2, "interval": 0.2}},
+    ("POST", "/v1/rooms/{room}/agent"): {"path": {"room": "rbac-agent-room"}, "json": {}},
+    ("GET", "/v1/agents"): {},
     ("GET", "/v1/audit"): {},
     ("GET", "/v1/audit/verify"): {},
 }

@@ -13,6 +13,8 @@ from starlette.concurrency import run_in_threadpool
 
 from voxseal import __version__
 from voxseal.gateway import Gateway
+from voxseal.signaling.agents import AgentHub
+from voxseal.signaling.agents import router as agents_router
 from voxseal.signaling.errors import install_error_handlers
 from voxseal.signaling.headers import SecurityHeaders
 from voxseal.signaling.routes import ROUTERS
@@ -63,10 +65,12 @@ def create_app(gw: Gateway, *, close_on_shutdown: bool = True) -> FastAPI:
     )
     app.state.gateway = gw
     app.state.rtc = RtcHub(gw)
+    app.state.agents = AgentHub(gw)
     install_error_handlers(app)
 
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(rtc_router)
+    app.include_router(agents_router)
     app.add_middleware(SecurityHeaders)
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
@@ -13,13 +14,15 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from voxseal.audit.events import Outcome
-from voxseal.errors import NotFound
+from voxseal.errors import InvalidInput, NotFound
 from voxseal.identity.rbac import Permission
 from voxseal.identity.tokens import JoinGrants
 from voxseal.signaling.deps import Caller, aaudit, allowed, audit, gateway, source_ip
 from voxseal.signaling.headers import correlation_id
 
 router = APIRouter(tags=["rooms"])
+
+ROOM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
 
 class MintJoinToken(BaseModel):
@@ -164,3 +167,45 @@ async def remove_participant(
         )
         raise
     await hub.remove(victim, deliveries, by=who.name)
+
+
+class RequestAgent(BaseModel):
+    #: the data subject whose consents govern what the agent may record or transcribe
+    subject_id: Annotated[str | None, Field(default=None, min_length=1, max_length=128)] = None
+
+
+@router.post("/v1/rooms/{room}/agent", status_code=202)
+async def request_agent(
+    room: str,
+    request: Request,
+    body: RequestAgent | None = None,
+    who: Caller = Depends(allowed(Permission.ROOMS_ADMIN)),  # noqa: B008
+) -> dict[str, Any]:
+    """Ask for an AI agent in ``room``: a worker is dispatched now, or when one registers."""
+    if not ROOM_NAME.match(room):
+        raise InvalidInput("room name must be 1-128 of [A-Za-z0-9._:-]", reason="room_name")
+    job = await request.app.state.agents.request(room, body.subject_id if body else None, who.name)
+    await aaudit(request, "agent.request", actor=who.name, target=room, job=job.id)
+    return {"job": job.public()}
+
+
+@router.get("/v1/agents")
+async def list_agents(
+    request: Request,
+    who: Caller = Depends(allowed(Permission.ROOMS_READ)),  # noqa: B008
+) -> dict[str, Any]:
+    board = request.app.state.agents.board
+    await aaudit(request, "agent.list", actor=who.name, target="agents")
+    return {
+        "workers": [
+            {
+                "id": w.id,
+                "name": w.name,
+                "principal": w.principal,
+                "capacity": w.capacity,
+                "jobs": sorted(w.jobs),
+            }
+            for w in board.workers.values()
+        ],
+        "jobs": [j.public() for j in board.jobs.values()],
+    }

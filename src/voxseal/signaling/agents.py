@@ -1,0 +1,206 @@
+"""``wss://…/v1/agents``: where agent workers register and receive jobs.
+
+The WebSocket edge of :mod:`voxseal.signaling.dispatch`. A worker proves it is an ``agent``
+service account with an API key in its first message; it then receives ``dispatch`` messages
+carrying a room and a fresh, short-lived join token minted here, and reports ``accepted``,
+``rejected`` and ``ended``. The token is the only credential a worker ever gets for a room.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.concurrency import run_in_threadpool
+
+from voxseal.audit.events import Outcome
+from voxseal.errors import AuthError, PermissionDenied, VoxsealError
+from voxseal.gateway import Gateway
+from voxseal.identity.rbac import Role
+from voxseal.identity.tokens import JoinGrants
+from voxseal.signaling.dispatch import Assignment, DispatchBoard, Job
+from voxseal.signaling.rtc import JOIN_TIMEOUT, MAX_MESSAGE, Close
+
+log = logging.getLogger("voxseal.agents")
+
+#: seconds a dispatched worker has to use its join token
+DISPATCH_TOKEN_TTL = 120.0
+
+
+class AgentHub:
+    def __init__(self, gw: Gateway) -> None:
+        self.gw = gw
+        self.board = DispatchBoard()
+        self.sockets: dict[str, WebSocket] = {}
+
+    async def audit(self, action: str, outcome: Outcome = Outcome.SUCCESS, **fields: Any) -> None:
+        await run_in_threadpool(lambda: self.gw.record(action, outcome=outcome, **fields))
+
+    async def request(self, room: str, subject_id: str | None, requested_by: str) -> Job:
+        job, assignments = self.board.request(room, subject_id, requested_by)
+        await self.send(assignments)
+        return job
+
+    async def send(self, assignments: list[Assignment]) -> None:
+        for a in assignments:
+            worker = self.board.workers[a.worker]
+            issued = self.gw.tokens.issue_join(
+                a.job.room,
+                f"agent:{worker.name}",
+                JoinGrants(publish=True, subscribe=True),
+                ttl=min(DISPATCH_TOKEN_TTL, self.gw.tokens.max_join_ttl),
+            )
+            message = {
+                "type": "dispatch",
+                "job": a.job.id,
+                "room": a.job.room,
+                "subject_id": a.job.subject_id,
+                "token": issued.token,
+            }
+            ws = self.sockets.get(a.worker)
+            try:
+                assert ws is not None
+                await ws.send_text(json.dumps(message))
+            except Exception:
+                # the worker vanished between assignment and send: requeue elsewhere
+                await self.send(self.board.worker_gone(a.worker))
+                continue
+            await self.audit(
+                "agent.dispatch",
+                actor=worker.principal,
+                target=a.job.room,
+                job=a.job.id,
+                worker=a.worker,
+                attempt=a.job.attempts,
+                jti=issued.jti,
+            )
+
+
+router = APIRouter()
+
+
+async def _receive(ws: WebSocket) -> dict[str, Any]:
+    message = await ws.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000))
+    text = message.get("text")
+    if text is None or len(text) > MAX_MESSAGE:
+        raise ValueError("only JSON text frames up to 64 KiB")
+    data = json.loads(text)
+    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+        raise ValueError("a JSON object with a string 'type'")
+    return data
+
+
+@router.websocket("/v1/agents")
+async def agents(ws: WebSocket) -> None:
+    hub: AgentHub = ws.app.state.agents
+    source = ws.client.host if ws.client else None
+    await ws.accept()
+    worker = None
+
+    async def refuse(code: int, reason: str, detail: str) -> None:
+        await hub.audit("agent.refused", Outcome.DENIED, source=source, reason=reason)
+        try:
+            await ws.send_text(json.dumps({"type": "error", "reason": reason, "detail": detail}))
+            await ws.close(code=code, reason=reason)
+        except Exception:
+            log.debug("worker gone before its refusal")
+
+    try:
+        try:
+            first = await asyncio.wait_for(_receive(ws), JOIN_TIMEOUT)
+        except (ValueError, json.JSONDecodeError) as exc:
+            await refuse(Close.PROTOCOL_ERROR, "protocol_error", str(exc))
+            return
+        except TimeoutError:
+            await refuse(Close.JOIN_TIMEOUT, "register_timeout", "no register message in time")
+            return
+        if first["type"] != "register":
+            await refuse(Close.PROTOCOL_ERROR, "protocol_error", "first message must be 'register'")
+            return
+        try:
+            principal = await run_in_threadpool(
+                hub.gw.authenticator.authenticate_api_key, str(first.get("api_key", "")), source
+            )
+            if Role.AGENT not in principal.roles:
+                raise PermissionDenied(
+                    "only agent service accounts may register", reason="not_an_agent"
+                )
+            worker = hub.board.register(
+                principal.name, first.get("name", principal.name), first.get("capacity", 1)
+            )
+        except AuthError as exc:
+            await refuse(Close.UNAUTHENTICATED, exc.reason, str(exc))
+            return
+        except VoxsealError as exc:
+            await refuse(
+                Close.FORBIDDEN if exc.http_status == 403 else Close.PROTOCOL_ERROR,
+                exc.reason,
+                str(exc),
+            )
+            return
+        hub.sockets[worker.id] = ws
+        await ws.send_text(json.dumps({"type": "registered", "worker": worker.id}))
+        await hub.audit(
+            "agent.register",
+            actor=principal.name,
+            target=worker.id,
+            source=source,
+            capacity=worker.capacity,
+        )
+        await hub.send(hub.board._assign_pending())  # jobs that waited for a worker
+        while True:
+            try:
+                msg = await _receive(ws)
+            except (ValueError, json.JSONDecodeError) as exc:
+                await refuse(Close.PROTOCOL_ERROR, "protocol_error", str(exc))
+                return
+            kind = msg["type"]
+            try:
+                if kind == "accepted":
+                    job = hub.board.accepted(worker.id, msg.get("job"))
+                    await hub.audit(
+                        "agent.job",
+                        actor=worker.principal,
+                        target=job.room,
+                        job=job.id,
+                        state="running",
+                    )
+                elif kind == "rejected":
+                    await hub.send(hub.board.rejected(worker.id, msg.get("job")))
+                elif kind == "ended":
+                    job, more = hub.board.ended(
+                        worker.id, msg.get("job"), msg.get("reason", "ended")
+                    )
+                    await hub.audit(
+                        "agent.job",
+                        actor=worker.principal,
+                        target=job.room,
+                        job=job.id,
+                        state="ended",
+                        reason=job.end_reason,
+                    )
+                    await hub.send(more)
+                elif kind == "ping":
+                    await ws.send_text(json.dumps({"type": "pong"}))
+                else:
+                    raise VoxsealError(
+                        f"unknown message type {kind[:32]!r}", reason="protocol_error"
+                    )
+            except VoxsealError as exc:
+                await ws.send_text(
+                    json.dumps({"type": "error", "reason": exc.reason, "detail": str(exc)})
+                )
+    except WebSocketDisconnect:
+        pass
+    except Exception:
+        log.exception("agent worker session failed")
+    finally:
+        if worker is not None:
+            hub.sockets.pop(worker.id, None)
+            await hub.audit("agent.unregister", actor=worker.principal, target=worker.id)
+            await hub.send(hub.board.worker_gone(worker.id))
