@@ -1,0 +1,293 @@
+"""The vault's key hierarchy: master key (KEK) → per-subject key → per-object data key.
+
+Why three levels:
+
+* the **master key** never touches data; it only wraps subject keys, so rotating it rewrites a
+  few hundred bytes per subject and never a recording;
+* a **subject key** per data subject is what crypto-shredding destroys: one small row, and every
+  object of that subject is unreadable forever, without finding every copy of every object;
+* a **data key** per object means no AES-GCM key ever encrypts more than one payload, so random
+  96-bit nonces are safe and one object's compromise says nothing about another's.
+
+Every wrap and every payload is AES-256-GCM whose associated data binds the ciphertext to where
+it belongs (subject id and key version; object id, subject, kind, content type, metadata). A
+wrapped key or ciphertext copied onto another row therefore fails to open instead of
+decrypting under the wrong identity.
+
+The master key comes from a :class:`KeyProvider`. The default is
+:class:`LocalKeyFileProvider` (a 0600 file in the data dir). A KMS or HSM plugs in by
+implementing the same three members — see :class:`KeyProvider` — and registering a scheme with
+:func:`register_provider`; nothing else in the vault changes.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from voxseal.errors import ConfigError, CryptoError, VoxsealError
+from voxseal.keyfiles import check_private_file, write_private_file
+
+KEY_BYTES = 32
+NONCE_BYTES = 12
+TAG_BYTES = 16
+
+#: envelope format version (first byte of every sealed blob the vault writes)
+FORMAT_V1 = 0x01
+
+#: layer tags (second byte): a blob of one layer never opens as another
+LAYER_MASTER = ord("M")  # subject key wrapped by the local master key
+LAYER_SUBJECT = ord("S")  # data key wrapped by a subject key
+LAYER_DATA = ord("D")  # object payload under its data key
+
+_HEADER = struct.Struct(">BB")
+_KEY_ID_BYTES = 8
+
+# -- errors -------------------------------------------------------------------------------------
+
+
+class VaultError(VoxsealError):
+    """Root of the vault's own refusals."""
+
+    reason = "vault_error"
+
+
+class VaultIntegrityError(CryptoError):
+    """A wrapped key or ciphertext failed authentication: tampered, moved or corrupted.
+
+    Deliberately one type for every layer: a caller learns *that* the stored object is not
+    what was written, never which byte or key differed.
+    """
+
+    reason = "vault_integrity_failed"
+    http_status = 500
+
+
+class WrongMasterKey(VaultIntegrityError):
+    """The configured master key is not the one that wrapped this subject key."""
+
+    reason = "vault_wrong_master_key"
+
+
+class ObjectShredded(VaultError):
+    """The subject's key was destroyed (crypto-shredding): the object can never be read again."""
+
+    reason = "vault_object_shredded"
+    http_status = 410
+
+
+class VaultUnavailable(VaultError):
+    reason = "vault_unavailable"
+    http_status = 503
+
+
+# -- associated data ----------------------------------------------------------------------------
+
+
+def context(label: str, *fields: str | int) -> bytes:
+    """Unambiguous associated data: a label, then each field length-prefixed.
+
+    Length prefixes make ``("ab", "c")`` and ``("a", "bc")`` differ, so no two different
+    bindings can ever produce the same bytes.
+    """
+    out = bytearray(b"voxseal/vault/v1/")
+    out += label.encode()
+    for f in fields:
+        raw = struct.pack(">q", f) if isinstance(f, int) else f.encode("utf-8")
+        out += struct.pack(">I", len(raw)) + raw
+    return bytes(out)
+
+
+def subject_key_context(subject_id: str, version: int) -> bytes:
+    return context("subject-key", subject_id, version)
+
+
+# -- sealed blobs: version | layer | nonce | ciphertext+tag -------------------------------------
+
+
+def seal(key: bytes | bytearray, layer: int, plaintext: bytes, aad: bytes) -> bytes:
+    """AES-256-GCM with a fresh random nonce; the 2-byte header is authenticated too."""
+    header = _HEADER.pack(FORMAT_V1, layer)
+    nonce = os.urandom(NONCE_BYTES)
+    return header + nonce + AESGCM(bytes(key)).encrypt(nonce, plaintext, header + aad)
+
+
+def open_sealed(key: bytes | bytearray, layer: int, blob: bytes, aad: bytes) -> bytes:
+    """Inverse of :func:`seal`; any mismatch is :class:`VaultIntegrityError`."""
+    blob = bytes(blob)
+    if len(blob) < _HEADER.size + NONCE_BYTES + TAG_BYTES:
+        raise VaultIntegrityError("sealed blob is truncated")
+    version, found_layer = _HEADER.unpack_from(blob)
+    if version != FORMAT_V1:
+        raise VaultIntegrityError(f"unsupported vault envelope version {version}")
+    if found_layer != layer:
+        raise VaultIntegrityError("sealed blob belongs to another key layer")
+    nonce = blob[_HEADER.size : _HEADER.size + NONCE_BYTES]
+    try:
+        return AESGCM(bytes(key)).decrypt(nonce, blob[_HEADER.size + NONCE_BYTES :], blob[:2] + aad)
+    except InvalidTag:
+        raise VaultIntegrityError("sealed blob failed authentication") from None
+
+
+def new_key() -> bytearray:
+    """A random 256-bit key in a mutable buffer, so :func:`wipe` can overwrite it."""
+    return bytearray(AESGCM.generate_key(bit_length=256))
+
+
+def wipe(buf: bytearray | None) -> None:
+    """Overwrite a key buffer in place (best effort: Python may hold transient copies)."""
+    if buf is not None:
+        buf[:] = bytes(len(buf))
+
+
+# -- the master key interface -------------------------------------------------------------------
+
+
+@runtime_checkable
+class KeyProvider(Protocol):
+    """Where the master key (KEK) lives. The vault only ever asks for these three things.
+
+    A KMS/HSM implementation (AWS KMS ``Encrypt``/``Decrypt`` with an encryption context,
+    GCP KMS with additional authenticated data, a PKCS#11 ``C_WrapKey`` with AES-GCM, Vault
+    Transit with ``context``) must honour this contract:
+
+    * ``key_id`` names the key that :meth:`wrap` uses *now* (stable, not secret, ≤ 200
+      characters); it is stored next to each wrapped subject key so a rotation knows what to
+      re-wrap and an operator can see which master key protects which row;
+    * :meth:`wrap` returns an opaque blob that only this provider can open, authenticated with
+      ``context`` as associated data (a KMS "encryption context"): the same key wrapped for
+      subject A must not unwrap as subject B;
+    * :meth:`unwrap` returns the key, or raises :class:`WrongMasterKey` if the blob was wrapped
+      by a master key the provider does not hold, and :class:`VaultIntegrityError` if it was
+      altered or ``context`` differs. It must never return wrong bytes.
+
+    Keys passed in and out are 32 bytes. Providers must not log or cache them.
+    """
+
+    @property
+    def key_id(self) -> str: ...
+
+    def wrap(self, key: bytes, *, context: bytes) -> bytes: ...
+
+    def unwrap(self, blob: bytes, *, context: bytes) -> bytes: ...
+
+
+def _derive(master: bytes, info: bytes, length: int = KEY_BYTES) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=None, info=info).derive(master)
+
+
+class LocalKeyFileProvider:
+    """The default master key: 32 random bytes in a 0600 file, created on first use.
+
+    The file's key is never used directly: HKDF derives a wrapping key and a public key id
+    from it (domain separation). Blobs carry the 8-byte key id in their header, so a blob from
+    another master key is refused as :class:`WrongMasterKey` rather than as tampering.
+
+    ``<path>.next``, when present, is the key a master-key rotation is moving to (see
+    :func:`rotate_local_master_key`); it is accepted for unwrapping so that a crash between
+    the database commit and the file rename never locks data out.
+    """
+
+    def __init__(self, path: Path | str, *, create: bool = True) -> None:
+        self.path = Path(path)
+        primary = _load_or_create(self.path, create=create)
+        self._keys: dict[bytes, bytes] = {}
+        self._primary_id = self._add(primary)
+        pending = next_key_path(self.path)
+        if pending.exists():
+            self._add(_load_or_create(pending, create=False))
+
+    def _add(self, master: bytes) -> bytes:
+        kid = _derive(master, b"voxseal vault master key id v1", _KEY_ID_BYTES)
+        self._keys[kid] = _derive(master, b"voxseal vault subject-key wrapping v1")
+        return kid
+
+    def __repr__(self) -> str:
+        return f"LocalKeyFileProvider({str(self.path)!r}, key_id={self.key_id!r})"
+
+    @property
+    def key_id(self) -> str:
+        return f"local:{self._primary_id.hex()}"
+
+    def wrap(self, key: bytes, *, context: bytes) -> bytes:
+        if len(key) != KEY_BYTES:
+            raise CryptoError("vault keys are 32 bytes", reason="invalid_key")
+        aad = self._primary_id + context
+        return self._primary_id + seal(self._keys[self._primary_id], LAYER_MASTER, bytes(key), aad)
+
+    def unwrap(self, blob: bytes, *, context: bytes) -> bytes:
+        blob = bytes(blob)
+        kid, sealed = blob[:_KEY_ID_BYTES], blob[_KEY_ID_BYTES:]
+        wrapping = self._keys.get(kid)
+        if wrapping is None:
+            raise WrongMasterKey(
+                f"subject key was wrapped by master key local:{kid.hex()}, not {self.key_id}"
+            )
+        return open_sealed(wrapping, LAYER_MASTER, sealed, kid + context)
+
+
+def next_key_path(path: Path) -> Path:
+    return path.with_name(path.name + ".next")
+
+
+def _load_or_create(path: Path, *, create: bool) -> bytes:
+    if not path.exists():
+        if not create:
+            raise ConfigError("vault.key_provider", f"master key file {path} does not exist")
+        write_private_file(path, AESGCM.generate_key(bit_length=256))
+    check_private_file(path)
+    raw = path.read_bytes()
+    if len(raw) != KEY_BYTES:
+        raise ConfigError(
+            "vault.key_provider", f"master key file {path} must hold exactly {KEY_BYTES} bytes"
+        )
+    return raw
+
+
+# -- choosing a provider from configuration -----------------------------------------------------
+
+#: ``scheme -> factory(argument, data_dir)``; a KMS plug-in adds its scheme here
+ProviderFactory = Callable[[str, Path], KeyProvider]
+
+DEFAULT_MASTER_KEY_FILE = "vault-master.key"
+
+
+def _local_factory(argument: str, data_dir: Path) -> KeyProvider:
+    path = Path(argument).expanduser() if argument else data_dir / "keys" / DEFAULT_MASTER_KEY_FILE
+    return LocalKeyFileProvider(path)
+
+
+_PROVIDERS: dict[str, ProviderFactory] = {"local": _local_factory}
+
+
+def register_provider(scheme: str, factory: ProviderFactory) -> None:
+    """Make ``<scheme>:<argument>`` a valid ``vault.key_provider`` setting."""
+    _PROVIDERS[scheme] = factory
+
+
+def known_providers() -> Iterable[str]:
+    return sorted(_PROVIDERS)
+
+
+def open_provider(spec: str, data_dir: Path) -> KeyProvider:
+    """The provider named by a ``vault.key_provider`` setting: ``local`` or ``local:/path``.
+
+    An unknown scheme is a :class:`ConfigError` at start-up — never a silent fallback to the
+    local file, which would quietly move the master key out of the KMS an operator chose.
+    """
+    scheme, _, argument = spec.strip().partition(":")
+    factory = _PROVIDERS.get(scheme)
+    if factory is None:
+        raise ConfigError(
+            "vault.key_provider",
+            f"unknown key provider {scheme!r}; known: {', '.join(known_providers())}",
+        )
+    return factory(argument, data_dir)
