@@ -404,10 +404,13 @@ def _lean_loop(conn: Connection, legs: list[_Leg]) -> None:
     while True:
         now = mono()
         n = len(active)
-        if n and now < t_end:
+        timeout = 0.05
+        if n and now < report_at:
+            # calls keep talking through the grace period (uncounted), as real calls do: a
+            # window edge must not turn the last in-window packets into the stream's tail
             while True:
                 due = base + (gi // n) * PERIOD_NS + (gi % n) * PERIOD_NS // n
-                if due > now or due >= t_end:
+                if due > now or due >= report_at:
                     break
                 max_lag = max(max_lag, now - due)
                 t = send(active[gi % n])
@@ -415,7 +418,7 @@ def _lean_loop(conn: Connection, legs: list[_Leg]) -> None:
                     sent += 1
                 gi += 1
             timeout = 0.001
-        elif report_at and now >= report_at:
+        if report_at and now >= report_at:
             conn.send(
                 {
                     "sent": sent,
@@ -431,9 +434,6 @@ def _lean_loop(conn: Connection, legs: list[_Leg]) -> None:
             )
             report_at = 0
             active = []
-            timeout = 0.05
-        else:
-            timeout = 0.05 if not report_at else 0.005
         for fd, _ in poller.poll(timeout):
             if fd == cfd:
                 cmd = conn.recv()
