@@ -19,6 +19,10 @@ class Cue(StrEnum):
     DOB = "dob"
     ZIP = "zip"
     MRN = "mrn"
+    #: a PIN or passcode: sensitive authentication data, redacted like a CVV
+    PIN = "pin"
+    #: "code": a CVV only when a card was mentioned before it in the utterance
+    CODE = "code"
     #: a weak cue ("number", "id"): identifies nothing by itself
     GENERIC = "generic"
     #: the number that follows is not about a person (money, orders, times, counts)
@@ -63,7 +67,7 @@ CUES: dict[tuple[str, ...], Cue] = {
     ),
     **_phrases(
         Cue.DOB,
-        "born,birth,dob,birthday,birthdate,date of birth,d o b,b day",
+        "born,birth,dob,birthday,birthdate,date of birth,d o b,b day,born in,born on",
     ),
     **_phrases(Cue.ZIP, "zip,zip code,postcode,post code,postal code,zipcode"),
     **_phrases(
@@ -73,6 +77,9 @@ CUES: dict[tuple[str, ...], Cue] = {
         "medicare,medicaid,beneficiary,health plan,plan id,insurance number,nhs number,"
         "medical record number,health insurance,prescription number,rx number,m r n",
     ),
+    **_phrases(Cue.PIN, "pin,pin number,pin code,passcode,pass code,password"),
+    **_phrases(Cue.CODE, "code"),
+    **_phrases(Cue.NEGATIVE, "area code,promo code,discount code,code you texted,code you sent"),
     **_phrases(Cue.GENERIC, "number,id,digits,no,#,identifier"),
     **_phrases(
         Cue.NEGATIVE,
@@ -84,6 +91,16 @@ CUES: dict[tuple[str, ...], Cue] = {
         "channel,option,press,aisle,bus,route,size,rated,score,dose,minutes,hours,",
     ),
 }
+#: words that may stand between a cue and the number it introduces ("account number is …");
+#: anything else ("account was opened 12 years ago") means the cue is about something else
+FILLER = _words(
+    "is was are it's its number numbers no # : - my the a um uh er ok okay so sure yes yeah of id "
+    "on at to for digits would be will should that's thats there it please then with just "
+    "actually again here mine that one ends starts reads goes"
+)
+#: words allowed between a number and a cue after it ("4111 … is my card number")
+FILLER_AFTER = _words("is was that's thats my the as for on it's its being ,")
+
 #: longest cue phrase, in tokens
 MAX_CUE = max(len(k) for k in CUES)
 

@@ -30,6 +30,8 @@ from enum import StrEnum
 from voxseal.privacy.lexicon import (
     AMBIGUOUS_NAMES,
     CUES,
+    FILLER,
+    FILLER_AFTER,
     FIRST_NAMES,
     MAX_CUE,
     MONTHS,
@@ -156,6 +158,11 @@ class _Run:
 _JOINERS = frozenset({"-", ".", "/", "(", ")", ",", "dash", "hyphen"})
 
 
+#: cues that may follow the number they name ("4111 … is my card"); a "code" or "pin" cue
+#: always comes first
+_AFTER_KINDS = frozenset({Cue.CARD, Cue.SSN, Cue.PHONE, Cue.ACCOUNT, Cue.DOB, Cue.MRN})
+
+
 class _Doc:
     """The tokens of one text, plus per-token lookups the detectors share."""
 
@@ -181,20 +188,33 @@ class _Doc:
     def adjacent(self, i: int) -> bool:
         return self.toks[i].end == self.toks[i + 1].start
 
-    def cue_before(self, i: int, window: int = 8, *, weak: bool = False) -> Cue | None:
-        """The nearest strong cue ending before token ``i`` (within ``window`` tokens)."""
+    def cue_before(self, i: int, window: int = 8) -> Cue | None:
+        """The nearest cue ending before token ``i`` (within ``window`` tokens) that introduces
+        it: only filler words ("number", "is", "my" …) may stand between them. A negative cue
+        (money, orders, times) counts from anywhere in the window."""
         for j in range(i - 1, max(-1, i - 1 - window), -1):
             found = self.cue_end[j]
-            if found is not None and (weak or found[0] is not Cue.GENERIC):
+            if found is None or found[0] is Cue.GENERIC:
+                continue
+            if found[0] is Cue.NEGATIVE:
+                return Cue.NEGATIVE
+            if all(self.lows[k] in FILLER for k in range(j + 1, i)):
                 return found[0]
+            return None
         return None
 
     def cue_after(self, i: int, window: int = 4) -> Cue | None:
+        """A cue just after token ``i`` with only "is my"-like words between: "… is my card"."""
         for j in range(i + 1, min(len(self.toks), i + 1 + window + MAX_CUE)):
             found = self.cue_end[j]
-            if found is not None and found[1] <= i + window and found[0] is not Cue.GENERIC:
+            if found is None or found[0] not in _AFTER_KINDS or found[1] > i + window:
+                continue
+            if all(self.lows[k] in FILLER_AFTER for k in range(i + 1, found[1])):
                 return found[0]
         return None
+
+    def mentions(self, kind: Cue, before: int) -> bool:
+        return any(c is not None and c[0] is kind for c in self.cue_end[:before])
 
     def has_cue(self, i: int, kind: Cue, window: int) -> bool:
         for j in range(i - 1, max(-1, i - 1 - window), -1):
@@ -308,6 +328,10 @@ def _classify(doc: _Doc, run: _Run, phi: bool) -> PiiKind | None:
     card_like = 13 <= n <= 19 and d[0] in "23456" and luhn_valid(d)
     if cue is Cue.CVV and n in (3, 4):
         return PiiKind.CARD
+    if cue is Cue.CODE and n in (3, 4) and doc.mentions(Cue.CARD, run.first):
+        return PiiKind.CARD
+    if cue is Cue.PIN and 4 <= n <= 8:
+        return PiiKind.CARD
     if cue is Cue.CARD and 12 <= n <= 19:
         return PiiKind.CARD
     if cue is Cue.SSN and (n == 9 or (n == 4 and _last_four(doc, run))):
@@ -322,7 +346,8 @@ def _classify(doc: _Doc, run: _Run, phi: bool) -> PiiKind | None:
         return PiiKind.DOB
     if cue is Cue.PHONE and 7 <= n <= 15:
         return PiiKind.PHONE
-    if card_like and cue not in (Cue.NEGATIVE, Cue.MRN):
+    if card_like and cue is not Cue.MRN:
+        # a Luhn-valid number with a card prefix is a card even after "charge"/"pay"
         return PiiKind.CARD
     if cue is Cue.NEGATIVE:
         return None
@@ -385,18 +410,23 @@ def _emails(doc: _Doc) -> list[tuple[int, int, PiiKind]]:
                 k += 2
         if end is None:
             continue
-        # local part: the word before "at", joined backwards by dot/underscore/dash, or letters
-        s = i - 1
-        if (not _label(lows[s]) or lows[s] in STOP - {"a", "i"}) and not (
-            lows[s].isdigit() or len(lows[s]) == 1
+        # local part: digits said last ("mike eighty seven"), before them a word or spelled
+        # letters, joined backwards by dot/underscore/dash ("john dot smith")
+        k = i - 1
+        while k >= 0 and (lows[k].isdigit() or lows[k] in NUMBER_WORDS):
+            k -= 1
+        if k >= 0 and (
+            (_label(lows[k]) and lows[k] not in STOP) or (len(lows[k]) == 1 and lows[k].isalpha())
         ):
+            s = k
+        elif k < i - 1:
+            s = k + 1
+        else:
             continue
         while s - 2 >= 0 and lows[s - 1] in _LOCAL_JOIN and _label(lows[s - 2]):
             s -= 2
         while s - 1 >= 0 and (
-            (len(lows[s - 1]) == 1 and lows[s - 1].isalpha() and lows[s - 1] not in ("a", "i"))
-            or lows[s - 1].isdigit()
-            or lows[s - 1] in NUMBER_WORDS
+            len(lows[s - 1]) == 1 and lows[s - 1].isalpha() and lows[s - 1] not in ("a", "i")
         ):
             s -= 1
         found.append((doc.toks[s].start, doc.toks[end].end, PiiKind.EMAIL))
@@ -601,6 +631,14 @@ _ID_FILLER = frozenset(
 )
 
 
+_ID_KINDS = {Cue.ACCOUNT: PiiKind.ACCOUNT, Cue.MRN: PiiKind.MRN, Cue.SSN: PiiKind.SSN}
+
+
+def _id_token(doc: _Doc, k: int) -> bool:
+    w = doc.lows[k]
+    return w.isdigit() or (len(w) == 1 and w.isalpha()) or w in NUMBER_WORDS
+
+
 def _alnum_ids(doc: _Doc, phi: bool) -> list[tuple[int, int, PiiKind]]:
     """Identifiers with letters after an account or MRN cue ("member id xyz 123456789")."""
     found: list[tuple[int, int, PiiKind]] = []
@@ -613,14 +651,20 @@ def _alnum_ids(doc: _Doc, phi: bool) -> list[tuple[int, int, PiiKind]]:
         if any(c.isdigit() for c in m.group()):
             found.append((m.start(), m.end(), PiiKind.SSN))
     for i, cue in enumerate(doc.cue_end):
-        if cue is None or cue[0] not in (Cue.ACCOUNT, Cue.MRN):
+        if cue is None or cue[0] not in _ID_KINDS:
             continue
-        kind = PiiKind.ACCOUNT if cue[0] is Cue.ACCOUNT else PiiKind.MRN
+        kind = _ID_KINDS[cue[0]]
         if kind is PiiKind.MRN and not phi:
             continue
         j = i + 1
         while j < n and j - i <= 4 and lows[j] in _ID_FILLER:
             j += 1
+        if j < n and not _id_token(doc, j):
+            # "member id on the card is …": skip a short aside that ends in "is"
+            for k in range(j, min(n, j + 5)):
+                if lows[k] in ("is", "are", ":"):
+                    j = k + 1
+                    break
         k = j
         digits = 0
         letters = 0
@@ -704,6 +748,19 @@ def _is_name_word(doc: _Doc, i: int, *, strong: bool) -> bool:
     return t.text[0].isupper() and not t.text.isupper() and i > 0
 
 
+def _surname_like(doc: _Doc, k: int) -> bool:
+    w = doc.lows[k]
+    return (
+        w.isalpha()
+        and len(w) >= 2
+        and w not in STOP
+        and w not in NUMBER_WORDS
+        and w not in MONTHS
+        and doc.cue_end[k] is None
+        and not w.endswith(("ed", "ing", "ly"))
+    )
+
+
 def _names(doc: _Doc) -> list[tuple[int, int, PiiKind]]:
     found: list[tuple[int, int, PiiKind]] = []
     lows = doc.lows
@@ -713,6 +770,11 @@ def _names(doc: _Doc) -> list[tuple[int, int, PiiKind]]:
         """Last token of the name starting at ``j``."""
         last = j
         k = j + 1
+        if not strong and lows[j] in FIRST_NAMES and k < n and _surname_like(doc, k):
+            # "maria garcia date of birth …": a known first name and a word that cannot be a
+            # verb or a function word after it
+            last = k
+            k += 1
         while k < n and k - j < max_words:
             if lows[k] == "-" and k + 1 < n and doc.adjacent(k - 1) and doc.adjacent(k):
                 k += 1
