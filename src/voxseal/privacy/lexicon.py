@@ -94,8 +94,8 @@ CUES: dict[tuple[str, ...], Cue] = {
 #: words that may stand between a cue and the number it introduces ("account number is …");
 #: anything else ("account was opened 12 years ago") means the cue is about something else
 FILLER = _words(
-    "is was are it's its number numbers no # : - my the a um uh er ok okay so sure yes yeah of id "
-    "on at to for digits would be will should that's thats there it please then with just "
+    "is was are it's its number numbers no # : - , my the a um uh er ok okay so sure yes yeah "
+    "of id on at to for digits would be will should that's thats there it please then with just "
     "actually again here mine that one ends starts reads goes"
 )
 #: words allowed between a number and a cue after it ("4111 … is my card number")
@@ -174,7 +174,8 @@ new old good great fine sure right wrong fine happy glad afraid sick unwell inte
 available ready done calling sending send reschedule cancel change update confirm schedule
 booked book it's that's what's from regarding re with the one two three four five six seven
 eight nine zero oh ten all any some every each much many more most other another same
-street avenue road lane drive court way place the mr mrs ms dr
+street avenue road lane drive court way place the mr mrs ms dr last next week weeks month
+months year morning afternoon evening night tonight ago earlier later soon first
 """
 )
 

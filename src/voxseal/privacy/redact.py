@@ -198,10 +198,14 @@ class _Doc:
                 continue
             if found[0] is Cue.NEGATIVE:
                 return Cue.NEGATIVE
-            if all(self.lows[k] in FILLER for k in range(j + 1, i)):
+            if all(self._filler(k) for k in range(j + 1, i)):
                 return found[0]
             return None
         return None
+
+    def _filler(self, k: int) -> bool:
+        w = self.lows[k]
+        return w in FILLER or (w == "in" and k > 0 and self.lows[k - 1] in ("ends", "ending"))
 
     def cue_after(self, i: int, window: int = 4) -> Cue | None:
         """A cue just after token ``i`` with only "is my"-like words between: "… is my card"."""
@@ -378,7 +382,7 @@ def _classify(doc: _Doc, run: _Run, phi: bool) -> PiiKind | None:
 def _last_four(doc: _Doc, run: _Run) -> bool:
     lo = max(0, run.first - 10)
     window = " ".join(doc.lows[lo : run.first])
-    return "last four" in window or "last 4" in window
+    return any(p in window for p in ("last four", "last 4", "ends in", "ending in"))
 
 
 # --- emails --------------------------------------------------------------------------------
@@ -715,6 +719,8 @@ _NAME_INTRO: tuple[tuple[str, ...], ...] = (
     ("under", "the", "name"),
     ("my", "name", "is", "actually"),
     ("call", "me"),
+    ("named",),
+    ("goes", "by"),
 )
 _SOFT_INTRO: tuple[tuple[str, ...], ...] = (
     ("this", "is"),
