@@ -238,6 +238,13 @@ def default_pool() -> SfuPool:
     return pool
 
 
+async def close_default_pool() -> None:
+    """Stop the running loop's SFU workers, if any were started (server shutdown)."""
+    pool = _default_pools.pop(id(asyncio.get_running_loop()), None)
+    if pool is not None:
+        await pool.close()
+
+
 class _Mirror:
     """What the handle knows of one participant: its receive slots and who is bound to them."""
 

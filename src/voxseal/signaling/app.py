@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from voxseal import __version__
 from voxseal.gateway import Gateway
+from voxseal.media.pool import close_default_pool
 from voxseal.signaling.agents import AgentHub
 from voxseal.signaling.agents import router as agents_router
 from voxseal.signaling.errors import install_error_handlers
@@ -48,6 +49,7 @@ def create_app(gw: Gateway, *, close_on_shutdown: bool = True) -> FastAPI:
         sampler.cancel()
         for pid in list(app.state.rtc.sockets):
             await app.state.rtc.close(pid, Close.GOING_AWAY, "server shutting down")
+        await close_default_pool()  # the keyless SFU worker processes
         sweeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sweeper

@@ -28,8 +28,8 @@ from voxseal.gateway import Gateway
 from voxseal.identity.tokens import JoinClaims
 from voxseal.media.errors import NoReceiveSlot
 from voxseal.media.peer import offered_directions
+from voxseal.media.pool import PooledSfu as Sfu
 from voxseal.media.rooms import Delivery, Grants, LeaveReason, Participant, RoomRegistry
-from voxseal.media.sfu import Sfu
 from voxseal.signaling.headers import correlation_id
 
 log = logging.getLogger("voxseal.rtc")
