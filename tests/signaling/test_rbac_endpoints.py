@@ -47,6 +47,16 @@ REQUESTS: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/v1/stats/stream"): {"query": {"duration": 0.2, "interval": 0.2}},
     ("POST", "/v1/rooms/{room}/agent"): {"path": {"room": "rbac-agent-room"}, "json": {}},
     ("GET", "/v1/agents"): {},
+    ("POST", "/v1/subjects/{subject_id}/consents"): {
+        "path": {"subject_id": "rbac-subject"},
+        "json": {
+            "purpose": "recording",
+            "granted": True,
+            "source": "web",
+            "legal_basis": "consent",
+        },
+    },
+    ("GET", "/v1/subjects/{subject_id}/consents"): {"path": {"subject_id": "rbac-subject"}},
     ("GET", "/v1/audit"): {},
     ("GET", "/v1/audit/verify"): {},
 }

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from voxseal import __version__
 from voxseal.gateway import Gateway
 from voxseal.media.pool import close_default_pool
+from voxseal.privacy.consent import ConsentLedger
 from voxseal.signaling.agents import AgentHub
 from voxseal.signaling.agents import router as agents_router
 from voxseal.signaling.errors import install_error_handlers
@@ -68,6 +69,7 @@ def create_app(gw: Gateway, *, close_on_shutdown: bool = True) -> FastAPI:
     app.state.gateway = gw
     app.state.rtc = RtcHub(gw)
     app.state.agents = AgentHub(gw)
+    app.state.consents = ConsentLedger(gw.db, gw.audit)
     install_error_handlers(app)
 
     for router in ROUTERS:

@@ -16,6 +16,7 @@ from voxseal.errors import MigrationError
 COMPONENT_SCHEMAS: tuple[str, ...] = (
     "voxseal.identity.schema",
     "voxseal.audit.schema",
+    "voxseal.privacy.schema",
 )
 
 

@@ -7,9 +7,16 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from voxseal.identity.rbac import Permission
-from voxseal.signaling.routes import audit, auth, ops, rooms, users
+from voxseal.signaling.routes import audit, auth, consents, ops, rooms, users
 
-ROUTERS: tuple[APIRouter, ...] = (ops.router, auth.router, users.router, rooms.router, audit.router)
+ROUTERS: tuple[APIRouter, ...] = (
+    ops.router,
+    auth.router,
+    users.router,
+    rooms.router,
+    audit.router,
+    consents.router,
+)
 
 
 def _permission(dependant: Dependant) -> Permission | None:
