@@ -494,3 +494,30 @@ def test_a_read_that_cannot_be_audited_does_not_happen(db: Database, provider) -
     oid = put(vault)
     with pytest.raises(RuntimeError):
         vault.get(oid, actor="sup", roles=SUP)
+
+
+def test_a_rotation_interrupted_before_the_rename_loses_nothing(
+    vault: Vault, db: Database, sink: ListSink, key_path: Path
+) -> None:
+    """Crash after the database commit, before ``<key>.next`` replaced ``<key>``: restart."""
+    from voxseal.vault import rotate_local_master_key
+
+    oid = put(vault)
+    pending = LocalKeyFileProvider(key_path.with_name(key_path.name + ".next"))
+    vault.rotate_master_key(pending, actor="ops")  # committed; the process "dies" here
+    restarted = Vault(db, LocalKeyFileProvider(key_path), sink)  # old primary + .next
+    assert restarted.get(oid, actor="sup", roles=SUP).data == AUDIO
+    later = put(restarted, subject="subj-later")  # wrapped by the old primary again
+    result = rotate_local_master_key(restarted, key_path, actor="ops")  # re-run completes it
+    assert result.new_key_id == pending.key_id and result.rewrapped == 1
+    fresh = Vault(db, LocalKeyFileProvider(key_path), sink)
+    assert fresh.master_key_id == pending.key_id
+    for o in (oid, later):
+        assert fresh.get(o, actor="sup", roles=SUP).data == AUDIO
+
+
+def test_rotation_in_small_batches(vault: Vault, data_dir: Path) -> None:
+    ids = [put(vault, subject=f"subj-{i}") for i in range(7)]
+    result = vault.rotate_master_key(LocalKeyFileProvider(data_dir / "n.key"), actor="o", batch=2)
+    assert result.rewrapped == 7
+    assert all(vault.get(i, actor="sup", roles=SUP).data == AUDIO for i in ids)

@@ -698,8 +698,8 @@ class Vault:
             rows = self._db.execute(
                 "SELECT subject_id, version, wrapped_key FROM vault_subject_keys"
                 " WHERE wrapped_key IS NOT NULL AND (master_key_id IS NULL OR master_key_id <> ?)"
-                " ORDER BY subject_id, version",
-                (new_provider.key_id,),
+                " ORDER BY subject_id, version LIMIT ?",
+                (new_provider.key_id, batch + len(failed)),
             )
             todo = [r for r in rows if (str(r[0]), int(r[1])) not in failed][:batch]
             if not todo:
