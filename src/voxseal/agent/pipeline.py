@@ -41,7 +41,7 @@ from typing import Final
 
 import numpy as np
 
-from voxseal.agent.asr import Transcriber, Transcript, TranscriptStream
+from voxseal.agent.asr import AsrChannel, Transcriber, Transcript, TranscriptStream
 from voxseal.agent.errors import AgentError
 from voxseal.agent.llm import Exchange, Responder
 from voxseal.agent.tts import SpeechSynthesizer, split_sentences
@@ -121,6 +121,8 @@ class _Utterance:
     epoch: int
     queue: asyncio.Queue[object] = field(default_factory=asyncio.Queue)
     task: asyncio.Task[None] | None = None
+    #: the previous utterance's task: transcripts are emitted in the order people spoke
+    previous: asyncio.Task[None] | None = None
     next_consent_check: float = 0.0
     dropped: bool = False
 
@@ -159,8 +161,11 @@ class AgentPipeline:
         self._consent_interval = consent_interval
         self.segmenter = segmenter or UtteranceSegmenter()
         self._resampler = Resampler(SAMPLE_RATE, VAD_RATE)
+        #: this caller's ASR adaptation (dies with the pipeline)
+        self._channel = AsrChannel()
         self._feed_log: deque[tuple[float, float]] = deque(maxlen=2000)
         self._utt: _Utterance | None = None
+        self._last_asr: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._reply_task: asyncio.Task[None] | None = None
         self._out: deque[tuple[np.ndarray, Turn]] = deque()
@@ -240,7 +245,9 @@ class AgentPipeline:
             turn.skipped = "no_consent"
             return
         utt.next_consent_check = event.start + self._consent_interval
+        utt.previous = self._last_asr
         utt.task = self._spawn(self._transcribe(utt), f"asr-turn-{turn.index}")
+        self._last_asr = utt.task
         self._utterance_audio(event.audio)
 
     def _utterance_audio(self, audio: np.ndarray) -> None:
@@ -293,7 +300,7 @@ class AgentPipeline:
 
     async def _transcribe(self, utt: _Utterance) -> None:
         turn = utt.turn
-        stream: TranscriptStream = self.transcriber.stream()
+        stream: TranscriptStream = self.transcriber.stream(self._channel)
         try:
             transcript = await self._run_asr(utt, stream)
         except asyncio.CancelledError:
@@ -305,6 +312,9 @@ class AgentPipeline:
         finally:
             stream.close()
         turn.transcribed_at = time.monotonic()
+        if utt.previous is not None and not utt.previous.done():
+            # emit in speaking order (and answer the latest): wait for the one before
+            await asyncio.wait([utt.previous])
         if utt.dropped or not self._consent():  # withdrawn while the tail was decoding
             utt.dropped = True
             turn.skipped = turn.skipped or "consent_withdrawn"
