@@ -194,7 +194,9 @@ class OpenAICompatibleResponder:
         self.max_history = max_history
         self.temperature = temperature
         self.max_tokens = max_tokens
-        self.__api_key = api_key  # name-mangled: not in vars() by its plain name, never in repr
+        # the key is kept only inside the HTTP client's default headers: no attribute of ours
+        # holds it, so no repr, vars() dump or debugger view of this object shows it
+        self._has_key = bool(api_key)
         headers = {"Accept": "application/json"}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
@@ -203,7 +205,7 @@ class OpenAICompatibleResponder:
         )
 
     def __repr__(self) -> str:
-        key = "set" if self.__api_key else "none"
+        key = "set" if self._has_key else "none"
         return (
             f"OpenAICompatibleResponder(base_url={self.base_url!r}, model={self.model!r},"
             f" api_key=<{key}>)"
