@@ -264,7 +264,10 @@ class _SphinxSession:
     def _begin(self) -> None:
         if not self._started:
             self._rng = np.random.default_rng(self._seed)  # same audio → same transcript
-            # the cepstral mean is per caller: start from theirs, never the previous user's
+            # the front end keeps state across utterances (CMN accumulators and more): reset
+            # it (0.1 ms), so a pooled decoder behaves like a fresh one and the result depends
+            # on this caller's audio only — then start from this caller's cepstral mean
+            self.decoder.reinit_feat()
             state = self.channel.state if self.channel is not None else {}
             self.decoder.set_cmn(state.get(_CMN_KEY, self._default_cmn))
             self.decoder.start_utt()
