@@ -412,13 +412,18 @@ async def _session(ws: WebSocket) -> None:
     except WebSocketDisconnect:
         return
 
+    # Register and greet before anything can await: from the moment the registry lists us,
+    # peers may address us (their sealed keys must not be dropped), and our own "joined" must
+    # be the first message on this socket.
+    hub.sockets[me.id] = ws
+    await hub.deliver([d for d in deliveries if d.to == me.id])
     if replaced is not None:
         await hub.close(replaced.id, Close.REPLACED, "the same identity joined again")
         await hub.media_leave(replaced)
         await hub.audit(
             "rtc.leave", actor=replaced.identity, target=replaced.room, reason="replaced"
         )
-    hub.sockets[me.id] = ws
+    await hub.deliver([d for d in deliveries if d.to != me.id])
     await hub.audit(
         "rtc.join",
         actor=me.identity,
@@ -429,7 +434,6 @@ async def _session(ws: WebSocket) -> None:
         grants=me.grants.names(),
         jti=claims.jti,
     )
-    await hub.deliver(deliveries)
 
     # -- the session -----------------------------------------------------------------------
     reason = LeaveReason.DISCONNECTED

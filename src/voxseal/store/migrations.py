@@ -17,6 +17,7 @@ COMPONENT_SCHEMAS: tuple[str, ...] = (
     "voxseal.identity.schema",
     "voxseal.audit.schema",
     "voxseal.privacy.schema",
+    "voxseal.vault.schema",
 )
 
 

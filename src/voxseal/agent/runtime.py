@@ -1,0 +1,278 @@
+"""One dispatched call, end to end, inside the agent zone.
+
+The worker hands a :class:`~voxseal.agent.worker.Dispatch` to :class:`CallRunner`; it joins the
+room through the SDK (E2EE: its own identity, sealed keys), feeds the caller's decrypted audio
+to an :class:`~voxseal.agent.pipeline.AgentPipeline` and publishes the pipeline's voice. What
+leaves the call is governed by the data subject's consents and the privacy policy:
+
+* transcription runs only while the subject's ``transcription`` consent is granted; the
+  stored transcript holds redacted text only (the pipeline never emits anything else);
+* the recording is kept only if the policy enables recordings and ``recording`` is granted;
+  spans the redactor flagged are silenced (PCI-style) before it is stored;
+* both go to the vault under the subject's key (ciphertext at rest), and every step is audited.
+
+Consents are re-read every ``consent_poll`` seconds (0.5 s): a withdrawal made anywhere (the
+REST API in the gateway process) stops transcription and recording within a second, and what
+was recorded before the withdrawal is discarded, never stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import logging
+import time
+import wave
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from voxseal.agent.pipeline import AgentPipeline, TranscriptEvent
+from voxseal.agent.worker import Dispatch
+from voxseal.audit.events import AuditEvent, AuditSink, Outcome
+from voxseal.identity.rbac import Role
+from voxseal.media.audio import SAMPLE_RATE
+from voxseal.privacy.audio import redact_pcm
+from voxseal.privacy.consent import ConsentLedger, Purpose
+from voxseal.privacy.policy import PrivacyPolicy
+from voxseal.sdk import Audio, RoomClient
+from voxseal.vault.vault import Vault
+
+log = logging.getLogger("voxseal.agent")
+
+#: what the runtime writes as: the vault checks transcripts:write / recordings:write against it
+AGENT_ROLES = frozenset({Role.AGENT})
+
+PipelineFactory = Callable[..., AgentPipeline]
+"""``factory(*, phi, on_transcript, may_transcribe) -> AgentPipeline`` (one per call)."""
+
+
+@dataclass
+class ConsentWatch:
+    """The subject's current grants, refreshed from the ledger in the background."""
+
+    ledger: ConsentLedger
+    subject_id: str | None
+    transcription: bool = False
+    recording: bool = False
+    withdrawn: set[str] = field(default_factory=set)
+
+    def refresh(self) -> None:
+        if self.subject_id is None:
+            self.transcription = self.recording = False
+            return
+        t = self.ledger.is_granted(self.subject_id, Purpose.TRANSCRIPTION)
+        r = self.ledger.is_granted(self.subject_id, Purpose.RECORDING)
+        if self.transcription and not t:
+            self.withdrawn.add(Purpose.TRANSCRIPTION.value)
+        if self.recording and not r:
+            self.withdrawn.add(Purpose.RECORDING.value)
+        self.transcription, self.recording = t, r
+
+
+@dataclass
+class CallOutcome:
+    """What a call left behind (ids only), for the worker's report and the tests."""
+
+    job: str
+    transcript_id: str | None = None
+    recording_id: str | None = None
+    utterances: int = 0
+    turns: int = 0
+    latencies: list[float] = field(default_factory=list)
+
+
+class CallRunner:
+    """Runs dispatched calls for one worker (a ``CallRunner`` is the worker's ``run_call``)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        ca_file: Path | None,
+        ledger: ConsentLedger,
+        vault: Vault,
+        audit: AuditSink,
+        policy: PrivacyPolicy,
+        make_pipeline: PipelineFactory,
+        actor: str,
+        consent_poll: float = 0.5,
+        empty_room_grace: float = 30.0,
+    ) -> None:
+        self.url = url
+        self.ca_file = ca_file
+        self.ledger = ledger
+        self.vault = vault
+        self.audit = audit
+        self.policy = policy
+        self.make_pipeline = make_pipeline
+        self.actor = actor
+        self.consent_poll = consent_poll
+        self.empty_room_grace = empty_room_grace
+        self.outcomes: dict[str, CallOutcome] = {}
+
+    async def __call__(self, job: Dispatch) -> str:
+        outcome = self.outcomes[job.job] = CallOutcome(job.job)
+        consent = ConsentWatch(self.ledger, job.subject_id)
+        await asyncio.to_thread(consent.refresh)
+        events: list[TranscriptEvent] = []
+        recorded: list[np.ndarray] = []
+        caller: list[str] = []  # the identity this pipeline serves (the first human to speak)
+
+        pipeline = self.make_pipeline(
+            phi=self.policy.phi_redaction,
+            on_transcript=events.append,
+            may_transcribe=lambda: self.policy.may_transcribe(
+                consent_granted=consent.transcription
+            ),
+        )
+
+        def on_audio(identity: str, pcm: np.ndarray) -> None:
+            if identity.startswith("agent:"):
+                return
+            if not caller:
+                caller.append(identity)
+            if identity != caller[0]:
+                return
+            pipeline.feed(pcm)
+            if self.policy.may_record(consent_granted=consent.recording):
+                recorded.append(pcm)
+
+        room = await RoomClient.connect(
+            self.url,
+            job.token,
+            ca_file=self.ca_file,
+            audio=Audio(publish=pipeline.output(), receive_slots=4, on_audio=on_audio),
+        )
+        self._audit("agent.call.start", job, policy=self.policy.as_dict())
+        try:
+            reason = await self._serve(room, consent, recorded)
+        finally:
+            pipeline.end_of_input()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(pipeline.idle(), 15)
+            await pipeline.aclose()
+            await room.leave()
+        outcome.turns = len(pipeline.turns)
+        outcome.latencies = [t.latency for t in pipeline.turns if t.latency is not None]
+        await asyncio.to_thread(consent.refresh)
+        await asyncio.to_thread(self._store, job, consent, events, recorded, outcome)
+        self._audit(
+            "agent.call.end",
+            job,
+            reason=reason,
+            utterances=outcome.utterances,
+            transcript=outcome.transcript_id,
+            recording=outcome.recording_id,
+        )
+        return reason
+
+    async def _serve(
+        self, room: RoomClient, consent: ConsentWatch, recorded: list[np.ndarray]
+    ) -> str:
+        """Until the humans leave (or never come): poll consents, drop withdrawn audio."""
+        started = time.monotonic()
+        seen_human = False
+        while True:
+            await asyncio.sleep(self.consent_poll)
+            await asyncio.to_thread(consent.refresh)
+            if Purpose.RECORDING.value in consent.withdrawn:
+                recorded.clear()  # withdrawn: what was captured is not ours to keep
+            humans = [
+                p for p in room.participants.values() if not p["identity"].startswith("agent:")
+            ]
+            if humans:
+                seen_human = True
+            elif seen_human:
+                return "room_empty"
+            elif time.monotonic() - started > self.empty_room_grace:
+                return "nobody_came"
+            if room.closed is not None:
+                return f"closed:{room.closed.close_code}"
+
+    def _store(
+        self,
+        job: Dispatch,
+        consent: ConsentWatch,
+        events: list[TranscriptEvent],
+        recorded: list[np.ndarray],
+        outcome: CallOutcome,
+    ) -> None:
+        subject = job.subject_id
+        if subject is None:
+            return
+        outcome.utterances = sum(1 for e in events if e.speaker != "agent")
+        if (
+            events
+            and consent.transcription
+            and Purpose.TRANSCRIPTION.value not in consent.withdrawn
+        ):
+            body = {
+                "room": job.room,
+                "job": job.job,
+                "utterances": [
+                    {"speaker": e.speaker, "text": e.redacted.text, "start": e.start, "end": e.end}
+                    for e in events
+                ],
+            }
+            outcome.transcript_id = self.vault.put(
+                subject,
+                "transcript",
+                json.dumps(body).encode(),
+                content_type="application/json",
+                actor=self.actor,
+                roles=AGENT_ROLES,
+                metadata={"room": job.room, "job": job.job, "utterances": len(events)},
+            )
+        keep = (
+            recorded
+            and self.policy.may_record(consent_granted=consent.recording)
+            and Purpose.RECORDING.value not in consent.withdrawn
+        )
+        if keep:
+            pcm = np.concatenate(recorded)
+            spans = [span for e in events if e.speaker != "agent" for span in e.silence]
+            pcm = redact_pcm(pcm, SAMPLE_RATE, spans, mode="silence")
+            outcome.recording_id = self.vault.put(
+                subject,
+                "recording",
+                wav_bytes(pcm),
+                content_type="audio/wav",
+                actor=self.actor,
+                roles=AGENT_ROLES,
+                metadata={
+                    "room": job.room,
+                    "job": job.job,
+                    "seconds": round(len(pcm) / SAMPLE_RATE, 2),
+                    "silenced_spans": len(spans),
+                },
+            )
+
+    def _audit(self, action: str, job: Dispatch, **details: Any) -> None:
+        try:
+            self.audit.record(
+                AuditEvent(
+                    action=action,
+                    outcome=Outcome.SUCCESS,
+                    actor=self.actor,
+                    target=job.room,
+                    details={"job": job.job, "subject": job.subject_id, **details},
+                )
+            )
+        except Exception:
+            log.exception("could not audit %s", action)
+
+
+def wav_bytes(pcm: np.ndarray, rate: int = SAMPLE_RATE) -> bytes:
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(np.asarray(pcm, dtype="<i2").tobytes())
+    return buf.getvalue()

@@ -1,0 +1,213 @@
+"""Issue 5's end-to-end call: a caller speaks a card number to the AI agent through the gateway.
+
+Everything is real: espeak-ng speaks the caller's WAV, the SDK publishes it E2EE through the
+blind SFU, the agent worker (dispatched by the gateway) decrypts it, webrtcvad segments it,
+pocketsphinx transcribes it on-prem, the redactor replaces the card number, the responder (the
+real rule-based one, remembering what it was given) answers, espeak-ng speaks the reply back.
+The transcript and the silenced recording go to the vault as ciphertext; with consent
+withdrawn nothing is stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import re
+import wave
+from typing import Any
+
+import numpy as np
+import pytest
+from tests.agent.helpers import CARD_PHRASE, DIGIT_WORDS, GREETING, silence, speech, transcriber
+from tests.signaling.conftest import RunningGateway
+from tests.signaling.test_rtc import token
+
+from voxseal.agent import AgentPipeline, EspeakTTS, RuleBasedResponder
+from voxseal.agent.runtime import CallRunner
+from voxseal.agent.worker import AgentWorker
+from voxseal.identity.rbac import Role
+from voxseal.media.audio import pcm_frames
+from voxseal.privacy import RedactedText
+from voxseal.privacy.consent import ConsentLedger
+from voxseal.privacy.policy import PrivacyPolicy
+from voxseal.sdk import Audio, RoomClient
+from voxseal.vault.vault import open_vault
+
+pytestmark = pytest.mark.slow
+
+
+def run(coro: Any, timeout: float) -> Any:
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+class RecordingResponder(RuleBasedResponder):
+    """The real rule-based responder, remembering exactly what the 'LLM' was given."""
+
+    def __init__(self) -> None:
+        self.seen: list[object] = []
+
+    async def respond(self, history, text):  # type: ignore[no-untyped-def]
+        self.seen.append(text)
+        return await super().respond(history, text)
+
+
+def consent(gw: RunningGateway, key: str, subject: str, purpose: str, granted: bool) -> None:
+    with gw.client(key) as c:
+        r = c.post(
+            f"/v1/subjects/{subject}/consents",
+            json={
+                "purpose": purpose,
+                "granted": granted,
+                "source": "ivr",
+                "legal_basis": "consent",
+            },
+        )
+        assert r.status_code == 201, r.text
+
+
+def caller_speech() -> np.ndarray:
+    """A greeting, then the card number (espeak-ng; made outside the event loop)."""
+    return np.concatenate([speech(GREETING), silence(1.5), speech(CARD_PHRASE), silence(6.0)])
+
+
+async def call_the_agent(
+    gw: RunningGateway, room: str, subject: str, backend: str, said: np.ndarray
+) -> dict[str, Any]:
+    g = gw.open()
+    directory_key = None
+    try:
+        if g.directory.find("agent-e2e") is None:
+            g.directory.create_service("agent-e2e", {Role.AGENT})
+        directory_key = g.directory.create_api_key("agent-e2e").key
+    finally:
+        g.close()
+    services = gw.open()  # the agent zone's own connection to the store (vault, consents)
+    vault = open_vault(services.db, services.audit, gw.data_dir)
+    responder = RecordingResponder()
+    runner = CallRunner(
+        gw.base_url,
+        ca_file=gw.ca_file,
+        ledger=ConsentLedger(services.db, services.audit),
+        vault=vault,
+        audit=services.audit,
+        policy=PrivacyPolicy(),
+        make_pipeline=lambda **kw: AgentPipeline(transcriber(), responder, EspeakTTS(), **kw),
+        actor="agent-e2e",
+    )
+    worker = AgentWorker(gw.base_url, directory_key, runner, name="e2e", ca_file=gw.ca_file)
+    task = asyncio.create_task(worker.run(reconnect=False))
+    heard: list[np.ndarray] = []
+    try:
+        await asyncio.wait_for(worker.registered.wait(), 10)
+
+        def request() -> dict[str, Any]:
+            with gw.client(backend) as c:
+                r = c.post(f"/v1/rooms/{room}/agent", json={"subject_id": subject})
+                assert r.status_code == 202, r.text
+                return r.json()["job"]  # type: ignore[no-any-return]
+
+        job = await asyncio.to_thread(request)
+        caller = await RoomClient.connect(
+            gw.base_url,
+            token(gw, room, "caller", "publish", "subscribe"),
+            ca_file=gw.ca_file,
+            audio=Audio(
+                pcm_frames([said]),
+                2,
+                lambda who, pcm: heard.append(pcm) if who.startswith("agent:") else None,
+            ),
+        )
+        await caller.wait_keyed("agent:e2e", timeout=20)
+        await asyncio.sleep(len(said) / 48000 + 1.0)
+        await caller.leave()
+        for _ in range(400):
+            if worker.ended:
+                break
+            await asyncio.sleep(0.05)
+        assert worker.ended and worker.ended[0][0] == job["id"], worker.ended
+        outcome = runner.outcomes[job["id"]]
+        return {
+            "outcome": outcome,
+            "vault": vault,
+            "responder": responder,
+            "heard": heard,
+            "services": services,
+        }
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def test_card_number_call_is_transcribed_redacted_and_stored_encrypted(
+    gateway_server: RunningGateway,
+) -> None:
+    backend = gateway_server.api_key("e2e-backend")
+    for purpose in ("recording", "transcription"):
+        consent(gateway_server, backend, "subject-e2e", purpose, True)
+
+    result = run(
+        call_the_agent(gateway_server, "call-e2e", "subject-e2e", backend, caller_speech()),
+        timeout=120,
+    )
+    outcome, vault, responder, services = (
+        result["outcome"],
+        result["vault"],
+        result["responder"],
+        result["services"],
+    )
+    try:
+        # the agent answered, and its voice came back through the call
+        reply = np.concatenate(result["heard"]) if result["heard"] else np.zeros(1, np.int16)
+        assert np.abs(reply.astype(np.int32)).max() > 1000, (
+            "no agent reply audio reached the caller"
+        )
+        # the language model saw redacted text only
+        assert responder.seen and all(isinstance(t, RedactedText) for t in responder.seen)
+        assert any("[CARD]" in t.text for t in responder.seen)  # type: ignore[attr-defined]
+        assert not any(DIGIT_WORDS & set(re.findall(r"[a-z]+", t.text)) for t in responder.seen)  # type: ignore[attr-defined]
+
+        transcript = vault.get(
+            outcome.transcript_id, actor="test-supervisor", roles={Role.SUPERVISOR}
+        )
+        body = json.loads(transcript.data)
+        text = " ".join(u["text"] for u in body["utterances"])
+        assert "[CARD]" in text and not DIGIT_WORDS & set(re.findall(r"[a-z]+", text.lower()))
+
+        recording = vault.get(
+            outcome.recording_id, actor="test-supervisor", roles={Role.SUPERVISOR}
+        )
+        with wave.open(io.BytesIO(recording.data)) as w:
+            pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+        assert len(pcm) > 48000 * 3
+        # ciphertext at rest: neither the WAV nor the transcript is in the database file
+        db_bytes = (gateway_server.data_dir / "voxseal.db").read_bytes()
+        wal = gateway_server.data_dir / "voxseal.db-wal"
+        if wal.exists():
+            db_bytes += wal.read_bytes()
+        assert recording.data[44 : 44 + 4096] not in db_bytes
+        assert b"[CARD]" not in db_bytes
+        actions = {r.action for r in services.audit.query(target="call-e2e", limit=500)}
+        assert {"agent.request", "agent.dispatch", "agent.call.start", "agent.call.end"} <= actions
+        assert outcome.latencies, "no agent turn was timed"
+    finally:
+        services.close()
+
+
+def test_without_consent_nothing_is_stored_or_transcribed(gateway_server: RunningGateway) -> None:
+    backend = gateway_server.api_key("e2e-backend-2")
+    consent(gateway_server, backend, "subject-no", "transcription", True)
+    consent(gateway_server, backend, "subject-no", "transcription", False)  # withdrawn
+
+    result = run(
+        call_the_agent(gateway_server, "call-no-consent", "subject-no", backend, caller_speech()),
+        timeout=120,
+    )
+    outcome, responder, services = result["outcome"], result["responder"], result["services"]
+    try:
+        assert outcome.transcript_id is None and outcome.recording_id is None
+        assert outcome.utterances == 0 and responder.seen == []
+    finally:
+        services.close()
