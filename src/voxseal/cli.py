@@ -23,6 +23,7 @@ from voxseal.errors import ConfigError, VoxsealError
 from voxseal.gateway import Gateway, cli_actor
 from voxseal.identity.rbac import Role, parse_roles
 from voxseal.identity.tokens import JoinGrants
+from voxseal.vault.cli import add_vault_parser
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -382,6 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", help="file to write (default stdout)")
     p.add_argument("--after", type=int, default=0, help="only records after this seq")
     p.set_defaults(run=cmd_audit_export)
+    add_vault_parser(sub, common)
     return parser
 
 

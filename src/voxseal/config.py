@@ -111,6 +111,24 @@ class TokenSettings:
 
 
 @dataclass(frozen=True)
+class VaultSettings:
+    """Where the vault's master key comes from (``local`` = a 0600 key file in the data dir)."""
+
+    key_provider: str = "local"
+    #: let authorised readers open unredacted transcripts (never kept in HIPAA mode anyway)
+    allow_unredacted: bool = False
+
+
+@dataclass(frozen=True)
+class PrivacySettings:
+    """HIPAA mode: PHI redaction mandatory, recordings off unless explicitly allowed."""
+
+    hipaa: bool = False
+    #: recordings in HIPAA mode (outside it they are on, consent permitting)
+    allow_recordings_in_hipaa: bool = False
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path = field(default_factory=default_data_dir)
     host: str = "127.0.0.1"
@@ -127,6 +145,8 @@ class Settings:
     passwords: PasswordSettings = field(default_factory=PasswordSettings)
     lockout: LockoutSettings = field(default_factory=LockoutSettings)
     tokens: TokenSettings = field(default_factory=TokenSettings)
+    vault: VaultSettings = field(default_factory=VaultSettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
 
     def __post_init__(self) -> None:
         # fill the derived defaults so every reader sees one concrete value

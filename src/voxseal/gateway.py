@@ -26,7 +26,9 @@ from voxseal.identity.passwords import PasswordHasher, PasswordParams, PasswordP
 from voxseal.identity.sealing import SecretSealer
 from voxseal.identity.tokens import RevocationList, TokenAuthority
 from voxseal.keyfiles import load_or_create_ed25519
+from voxseal.privacy.policy import PrivacyPolicy
 from voxseal.store import Database, open_store
+from voxseal.vault.vault import Vault, open_vault
 
 AUDIT_KEY = "audit-signing.key"
 TOKEN_KEY = "token-signing.key"  # noqa: S105 (a file name)
@@ -49,6 +51,7 @@ class Gateway:
     directory: Directory
     tokens: TokenAuthority
     authenticator: Authenticator
+    vault: Vault
 
     @property
     def keys_dir(self) -> Path:
@@ -109,10 +112,17 @@ class Gateway:
                 audit,
                 AuthPolicy(mfa_challenge_ttl=t.mfa_challenge_ttl),
             )
+            vault = open_vault(
+                db,
+                audit,
+                settings.data_dir,
+                key_provider=settings.vault.key_provider,
+                allow_unredacted=settings.vault.allow_unredacted,
+            )
         except BaseException:
             db.close()
             raise
-        return cls(settings, db, audit, directory, tokens, authenticator)
+        return cls(settings, db, audit, directory, tokens, authenticator, vault)
 
     def record(
         self,
@@ -135,6 +145,15 @@ class Gateway:
                 correlation_id=correlation_id,
                 details=dict(details),
             )
+        )
+
+    @property
+    def privacy_policy(self) -> PrivacyPolicy:
+        p = self.settings.privacy
+        return PrivacyPolicy(
+            hipaa=p.hipaa,
+            allow_recordings=p.allow_recordings_in_hipaa if p.hipaa else None,
+            allow_unredacted_transcripts=self.settings.vault.allow_unredacted,
         )
 
     def verify_audit(self) -> VerifyReport:

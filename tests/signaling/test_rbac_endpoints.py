@@ -57,6 +57,14 @@ REQUESTS: dict[tuple[str, str], dict[str, Any]] = {
         },
     },
     ("GET", "/v1/subjects/{subject_id}/consents"): {"path": {"subject_id": "rbac-subject"}},
+    ("GET", "/v1/recordings/{object_id}"): {
+        "path": {"object_id": "00000000-0000-4000-8000-000000000000"}
+    },
+    ("GET", "/v1/transcripts/{object_id}"): {
+        "path": {"object_id": "00000000-0000-4000-8000-000000000000"}
+    },
+    ("GET", "/v1/subjects/{subject_id}/objects"): {"path": {"subject_id": "rbac-subject"}},
+    ("DELETE", "/v1/subjects/{subject_id}/vault"): {"path": {"subject_id": "rbac-subject"}},
     ("GET", "/v1/audit"): {},
     ("GET", "/v1/audit/verify"): {},
 }

@@ -67,6 +67,7 @@ def create_app(gw: Gateway, *, close_on_shutdown: bool = True) -> FastAPI:
         redoc_url=None,
     )
     app.state.gateway = gw
+    app.state.vault = gw.vault
     app.state.rtc = RtcHub(gw)
     app.state.agents = AgentHub(gw)
     app.state.consents = ConsentLedger(gw.db, gw.audit)

@@ -7,7 +7,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from voxseal.identity.rbac import Permission
-from voxseal.signaling.routes import audit, auth, consents, ops, rooms, users
+from voxseal.signaling.routes import audit, auth, consents, ops, rooms, users, vault
 
 ROUTERS: tuple[APIRouter, ...] = (
     ops.router,
@@ -16,6 +16,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     rooms.router,
     audit.router,
     consents.router,
+    vault.router,
 )
 
 
