@@ -187,3 +187,13 @@ def test_duplicate_user_is_refused(data_dir: Path) -> None:
         stdin=PASSWORD + "\n",
     )
     assert again.returncode == 2 and "exists" in again.stderr.lower()
+
+
+def test_the_gateway_cli_never_loads_sframe() -> None:
+    """`voxseal serve` forbids SFrame in its process; importing the CLI must not load it."""
+    code = (
+        "import sys, voxseal.cli; "
+        "print(sorted(m for m in sys.modules if m.startswith('voxseal.crypto')))"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == "[]", r.stdout + r.stderr

@@ -384,7 +384,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--after", type=int, default=0, help="only records after this seq")
     p.set_defaults(run=cmd_audit_export)
     add_vault_parser(sub, common)
+    p = sub.add_parser("agent", parents=[common], help="run an AI agent worker (the agent zone)")
+    p.add_argument("--url", help="the gateway (default: the configured public_base_url)")
+    p.add_argument("--ca", help="CA certificate to trust (default: the dev CA in the data dir)")
+    p.add_argument("--name", default="default", help="worker name (account agent-NAME)")
+    p.add_argument("--capacity", type=int, default=4, help="concurrent calls (default 4)")
+    p.add_argument("--llm-base-url", help="OpenAI-compatible API; key in $VOXSEAL_LLM_API_KEY")
+    p.add_argument("--llm-model", default="gpt-4o-mini", help="model name for --llm-base-url")
+    p.set_defaults(run=_agent)
     return parser
+
+
+def _agent(args: argparse.Namespace, out: TextIO) -> int:
+    # imported here: the agent zone's code (SFrame included) must never load in `serve`
+    from voxseal.agent.cli import cmd_agent
+
+    return cmd_agent(args, out)
 
 
 def _call(args: argparse.Namespace, out: TextIO) -> int:

@@ -15,6 +15,7 @@ import contextlib
 import io
 import json
 import re
+import time
 import wave
 from typing import Any
 
@@ -211,3 +212,84 @@ def test_without_consent_nothing_is_stored_or_transcribed(gateway_server: Runnin
         assert outcome.utterances == 0 and responder.seen == []
     finally:
         services.close()
+
+
+def test_voxseal_agent_process_answers_a_call(gateway_server: RunningGateway) -> None:
+    """`voxseal agent` as its own process: registers, is dispatched, answers, stops on SIGTERM."""
+    import signal
+    import subprocess
+    import sys
+
+    backend = gateway_server.api_key("e2e-backend-3")
+    for purpose in ("recording", "transcription"):
+        consent(gateway_server, backend, "subject-proc", purpose, True)
+    env = {**gateway_server.env, "VOXSEAL_PUBLIC_BASE_URL": gateway_server.base_url}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "voxseal",
+            "agent",
+            "--data-dir",
+            str(gateway_server.data_dir),
+            "--name",
+            "proc",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    said = caller_speech()
+    heard: list[np.ndarray] = []
+
+    async def scenario() -> dict[str, Any]:
+        assert proc.stdout is not None
+        line = await asyncio.to_thread(proc.stdout.readline)
+        assert "voxseal agent: agent-proc serving" in line, line
+        for _ in range(100):  # registered?
+            with gateway_server.client(backend) as c:
+                workers = (await asyncio.to_thread(c.get, "/v1/agents")).json()["workers"]
+            if any(w["name"] == "proc" for w in workers):
+                break
+            await asyncio.sleep(0.1)
+        with gateway_server.client(backend) as c:
+            r = await asyncio.to_thread(
+                c.post, "/v1/rooms/call-proc/agent", json={"subject_id": "subject-proc"}
+            )
+            assert r.status_code == 202, r.text
+        caller = await RoomClient.connect(
+            gateway_server.base_url,
+            token(gateway_server, "call-proc", "caller", "publish", "subscribe"),
+            ca_file=gateway_server.ca_file,
+            audio=Audio(pcm_frames([said]), 2, lambda who, pcm: heard.append(pcm)),
+        )
+        await caller.wait_keyed("agent:proc", timeout=20)
+        await asyncio.sleep(len(said) / 48000 + 1.0)
+        await caller.leave()
+        return r.json()["job"]  # type: ignore[no-any-return]
+
+    try:
+        job = run(scenario(), timeout=90)
+        reply = np.concatenate(heard) if heard else np.zeros(1, np.int16)
+        assert np.abs(reply.astype(np.int32)).max() > 1000, "no agent voice reached the caller"
+        g = gateway_server.open()
+        try:
+            for _ in range(100):
+                ended = g.audit.query(action="agent.call.end", target="call-proc", limit=10)
+                if ended:
+                    break
+                time.sleep(0.1)
+            assert ended and ended[-1].details["transcript"], "no transcript stored"
+            stored = g.vault.get(
+                ended[-1].details["transcript"], actor="t", roles={Role.SUPERVISOR}
+            )
+            assert "[CARD]" in stored.data.decode()
+        finally:
+            g.close()
+        assert job["room"] == "call-proc"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0, out
+    assert "vxk_" not in out
