@@ -121,7 +121,16 @@ async def call_the_agent(
             ),
         )
         await caller.wait_keyed("agent:e2e", timeout=20)
+        live: list[dict[str, Any]] = []
+
+        async def transcripts() -> None:
+            async for event in caller.events():
+                if event["type"] == "data":
+                    live.append(event)
+
+        reader = asyncio.create_task(transcripts())
         await asyncio.sleep(len(said) / 48000 + 1.0)
+        reader.cancel()
         await caller.leave()
         for _ in range(400):
             if worker.ended:
@@ -134,6 +143,7 @@ async def call_the_agent(
             "vault": vault,
             "responder": responder,
             "heard": heard,
+            "live": live,
             "services": services,
         }
     finally:
@@ -193,6 +203,10 @@ def test_card_number_call_is_transcribed_redacted_and_stored_encrypted(
         actions = {r.action for r in services.audit.query(target="call-e2e", limit=500)}
         assert {"agent.request", "agent.dispatch", "agent.call.start", "agent.call.end"} <= actions
         assert outcome.latencies, "no agent turn was timed"
+        # the caller saw the redacted transcript live, sent end to end by the agent
+        live = [e["data"] for e in result["live"] if e["from"] == "agent:e2e"]
+        assert any(d["speaker"] == "caller" and "[CARD]" in d["text"] for d in live), live
+        assert any(d["speaker"] == "agent" for d in live)
     finally:
         services.close()
 

@@ -124,9 +124,27 @@ class CallRunner:
         recorded: list[np.ndarray] = []
         caller: list[str] = []  # the identity this pipeline serves (the first human to speak)
 
+        live: list[RoomClient] = []
+        sending: set[asyncio.Task[None]] = set()
+
+        def on_transcript(event: TranscriptEvent) -> None:
+            """Keep it for the vault, and show it to the caller live — end to end encrypted."""
+            events.append(event)
+            if live and caller:
+                message = {
+                    "kind": "transcript",
+                    "speaker": event.speaker,
+                    "text": event.redacted.text,
+                    "start": round(event.start, 2),
+                    "end": round(event.end, 2),
+                }
+                task = asyncio.create_task(live[0].send_data(message, to=caller[0]))
+                sending.add(task)
+                task.add_done_callback(sending.discard)
+
         pipeline = self.make_pipeline(
             phi=self.policy.phi_redaction,
-            on_transcript=events.append,
+            on_transcript=on_transcript,
             may_transcribe=lambda: self.policy.may_transcribe(
                 consent_granted=consent.transcription
             ),
@@ -149,6 +167,7 @@ class CallRunner:
             ca_file=self.ca_file,
             audio=Audio(publish=pipeline.output(), receive_slots=4, on_audio=on_audio),
         )
+        live.append(room)
         self._audit("agent.call.start", job, policy=self.policy.as_dict())
         try:
             reason = await self._serve(room, consent, recorded)

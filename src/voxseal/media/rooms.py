@@ -186,8 +186,12 @@ class RoomRegistry:
             for p in room.participants.values()
         ]
 
-    def relay_e2ee(self, sender: str, to: Any, payload: Any) -> Delivery:
-        """An opaque E2EE message from ``sender`` to one participant of the same room."""
+    def relay_e2ee(self, sender: str, to: Any, payload: Any, kind: str = "e2ee") -> Delivery:
+        """An opaque E2EE message from ``sender`` to one participant of the same room.
+
+        ``kind`` is ``e2ee`` (a sealed sender key) or ``data`` (an SFrame-protected application
+        message, e.g. the agent's redacted transcript): both are ciphertext to the gateway.
+        """
         me = self.participant(sender)
         if not isinstance(to, str):
             raise InvalidInput("e2ee.to must be a participant id", reason="bad_message")
@@ -201,7 +205,7 @@ class RoomRegistry:
                 "e2ee messages go only to another participant of your room",
                 reason="not_in_room",
             )
-        return Delivery(to, {"type": "e2ee", "from": sender, "payload": payload})
+        return Delivery(to, {"type": kind, "from": sender, "payload": payload})
 
     def announce_epoch(self, sender: str, epoch: Any) -> list[Delivery]:
         """A participant started a new sender-key epoch (after a leave, on a timer, …)."""

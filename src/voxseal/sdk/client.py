@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("voxseal.sdk")
 
 POLL_INTERVAL = 1.0
+#: SFrame metadata (authenticated, not sent) that keeps data messages apart from audio frames
+DATA_METADATA = b"voxseal/data/v1"
 #: report E2EE receive counters to the gateway every this many polls
 STATS_EVERY = 5
 
@@ -297,6 +299,15 @@ class RoomClient:
                 f" (failures: {self.session.failures[-3:] or 'none'})"
             ) from None
 
+    async def send_data(self, message: dict[str, Any], to: str | None = None) -> None:
+        """Send a small JSON message end to end (SFrame under our sender key; the gateway
+        relays ciphertext). ``to`` is a participant (id or identity); default: everyone."""
+        blob = self.session.protect(json.dumps(message).encode(), DATA_METADATA)
+        payload = base64.b64encode(blob).decode()
+        targets = [self.participant_id(to)] if to else list(self.participants)
+        for pid in targets:
+            await self._ws.send(json.dumps({"type": "data", "to": pid, "payload": payload}))
+
     async def rotate(self) -> None:
         """Start a new sender-key epoch now (e.g. on suspicion of compromise)."""
         await self._send_all(self.session.rotate(now=time.time()))
@@ -378,6 +389,20 @@ class RoomClient:
             self._answer.set_exception(
                 JoinRefused(msg.get("reason", "refused"), msg.get("detail", ""))
             )
+        elif kind == "data":
+            try:
+                sender, plain = self.session.unprotect(
+                    base64.b64decode(msg.get("payload", ""), validate=True), DATA_METADATA
+                )
+                data = json.loads(plain)
+            except (ValueError, VoxsealError) as exc:
+                await self._notify(
+                    {"type": "e2ee_error", "participant": msg.get("from"), "detail": str(exc)}
+                )
+                return
+            who = self.participants.get(sender, {}).get("identity", sender)
+            await self._notify({"type": "data", "from": who, "data": data})
+            return
         elif kind == "key_epoch":
             p = self.participants.get(msg["id"])
             if p is not None:

@@ -448,9 +448,9 @@ async def _session(ws: WebSocket) -> None:
             stats.messages_in += 1
             kind = msg["type"]
             try:
-                if kind == "e2ee":
+                if kind in ("e2ee", "data"):
                     await hub.deliver(
-                        [hub.rooms.relay_e2ee(me.id, msg.get("to"), msg.get("payload"))]
+                        [hub.rooms.relay_e2ee(me.id, msg.get("to"), msg.get("payload"), kind)]
                     )
                     stats.e2ee_relayed += 1
                 elif kind == "key_epoch":
