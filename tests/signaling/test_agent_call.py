@@ -17,6 +17,7 @@ import json
 import re
 import time
 import wave
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,8 @@ from voxseal.sdk import Audio, RoomClient
 from voxseal.vault.vault import open_vault
 
 pytestmark = pytest.mark.slow
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def run(coro: Any, timeout: float) -> Any:
@@ -254,39 +257,45 @@ def test_voxseal_agent_process_answers_a_call(gateway_server: RunningGateway) ->
         stderr=subprocess.STDOUT,
         text=True,
     )
-    said = caller_speech()
-    heard: list[np.ndarray] = []
-
-    async def scenario() -> dict[str, Any]:
+    try:
         assert proc.stdout is not None
-        line = await asyncio.to_thread(proc.stdout.readline)
+        line = proc.stdout.readline()
         assert "voxseal agent: agent-proc serving" in line, line
         for _ in range(100):  # registered?
             with gateway_server.client(backend) as c:
-                workers = (await asyncio.to_thread(c.get, "/v1/agents")).json()["workers"]
+                workers = c.get("/v1/agents").json()["workers"]
             if any(w["name"] == "proc" for w in workers):
                 break
-            await asyncio.sleep(0.1)
-        with gateway_server.client(backend) as c:
-            r = await asyncio.to_thread(
-                c.post, "/v1/rooms/call-proc/agent", json={"subject_id": "subject-proc"}
-            )
-            assert r.status_code == 202, r.text
-        caller = await RoomClient.connect(
-            gateway_server.base_url,
-            token(gateway_server, "call-proc", "caller", "publish", "subscribe"),
-            ca_file=gateway_server.ca_file,
-            audio=Audio(pcm_frames([said]), 2, lambda who, pcm: heard.append(pcm)),
-        )
-        await caller.wait_keyed("agent:proc", timeout=20)
-        await asyncio.sleep(len(said) / 48000 + 1.0)
-        await caller.leave()
-        return r.json()["job"]  # type: ignore[no-any-return]
-
-    try:
-        job = run(scenario(), timeout=90)
-        reply = np.concatenate(heard) if heard else np.zeros(1, np.int16)
-        assert np.abs(reply.astype(np.int32)).max() > 1000, "no agent voice reached the caller"
+            time.sleep(0.1)
+        # the README's example is the caller
+        reply = gateway_server.data_dir.parent / "reply.wav"
+        example = subprocess.run(
+            [
+                sys.executable,
+                str(EXAMPLES / "call_agent.py"),
+                "--url", gateway_server.base_url,
+                "--ca", str(gateway_server.ca_file),
+                "--api-key", backend,
+                "--room", "call-proc",
+                "--subject", "subject-proc",
+                "--agent", "proc",
+                "--say", GREETING,
+                "--say", CARD_PHRASE,
+                "--save-reply", str(reply),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )  # fmt: skip
+        assert example.returncode == 0, example.stdout + example.stderr
+        lines = example.stdout.splitlines()
+        assert any(ln.startswith("[caller]") and "[CARD]" in ln for ln in lines), example.stdout
+        assert any(ln.startswith("[agent]") for ln in lines), example.stdout
+        assert not DIGIT_WORDS & set(re.findall(r"[a-z]+", " ".join(lines).lower()))
+        assert "safety number with the agent" in example.stdout and reply.exists()
+        with wave.open(str(reply)) as w:
+            voice = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+        assert np.abs(voice.astype(np.int32)).max() > 1000, "no agent voice reached the caller"
         g = gateway_server.open()
         try:
             for _ in range(100):
@@ -301,7 +310,6 @@ def test_voxseal_agent_process_answers_a_call(gateway_server: RunningGateway) ->
             assert "[CARD]" in stored.data.decode()
         finally:
             g.close()
-        assert job["room"] == "call-proc"
     finally:
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=20)
