@@ -10,19 +10,26 @@ until Ctrl-C.
 from __future__ import annotations
 
 import secrets
+import shutil
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import TextIO
 
 from voxseal.config import Settings
 from voxseal.gateway import Gateway
 from voxseal.identity.rbac import Role
 from voxseal.identity.totp import TOTP, b32decode_secret
+from voxseal.privacy.consent import ConsentLedger, Purpose
 
 DEMO_ADMIN = "demo-admin"
 DEMO_BACKEND = "demo-backend"
+#: the data subject of demo calls; its transcription and recording consents are granted
+DEMO_SUBJECT = "demo-caller"
 
 
-def bootstrap(gw: Gateway, out: TextIO) -> None:
+def bootstrap(gw: Gateway, out: TextIO) -> str:
     """Create the demo principals once; later runs reuse them (credentials shown only once)."""
     directory = gw.directory
     base = gw.settings.public_base_url
@@ -50,17 +57,44 @@ def bootstrap(gw: Gateway, out: TextIO) -> None:
         print(f"  recovery codes: {' '.join(recovery)}\n", file=out)
     if directory.find(DEMO_BACKEND) is None:
         directory.create_service(DEMO_BACKEND, {Role.BACKEND})
-        key = directory.create_api_key(DEMO_BACKEND, "demo")
-        gw.record("apikey.create", actor="demo", target=DEMO_BACKEND, key_id=key.key_id)
-        print(f"A backend API key for {DEMO_BACKEND} (shown once):\n  {key.key}\n", file=out)
-        print("Mint a join token with it:", file=out)
+    # a fresh demo key each run (the previous one is revoked): keys are never stored in clear
+    for old in directory.list_api_keys(DEMO_BACKEND):
+        if old.active:
+            directory.revoke_api_key(old.key_id)
+    key = directory.create_api_key(DEMO_BACKEND, "demo")
+    gw.record("apikey.create", actor="demo", target=DEMO_BACKEND, key_id=key.key_id)
+    ledger = ConsentLedger(gw.db, gw.audit)
+    for purpose in (Purpose.TRANSCRIPTION, Purpose.RECORDING):
+        if not ledger.is_granted(DEMO_SUBJECT, purpose):
+            ledger.record(
+                DEMO_SUBJECT, purpose, True, source="demo", legal_basis="consent", actor="demo"
+            )
+    print(f"A backend API key for {DEMO_BACKEND} (this run's):\n  {key.key}\n", file=out)
+    print("Mint a join token with it:", file=out)
+    print(
+        f"  curl --cacert {gw.settings.dev_ca_dir / 'dev-ca.pem'} -X POST "
+        f"{base}/v1/rooms/demo/tokens -H 'Authorization: Bearer {key.key}' "
+        "-H 'content-type: application/json' "
+        '-d \'{"identity": "caller-1", "grants": ["publish", "subscribe"]}\'\n',
+        file=out,
+    )
+    return key.key
+
+
+def start_agent(settings: Settings, ca: Path | None, out: TextIO) -> subprocess.Popen[bytes] | None:
+    """The agent worker in its own process (the agent zone: it holds SFrame keys; we must not)."""
+    if shutil.which("espeak-ng") is None:
         print(
-            f"  curl --cacert {gw.settings.dev_ca_dir / 'dev-ca.pem'} -X POST "
-            f"{base}/v1/rooms/demo/tokens -H 'Authorization: Bearer {key.key}' "
-            "-H 'content-type: application/json' "
-            '-d \'{"identity": "caller-1", "grants": ["publish", "subscribe"]}\'\n',
+            "The AI agent is not started: espeak-ng (its text-to-speech) is missing;"
+            " install it with `apt-get install espeak-ng`.",
             file=out,
         )
+        return None
+    cmd = [sys.executable, "-m", "voxseal", "agent", "--data-dir", str(settings.data_dir)]
+    cmd += ["--name", "demo", "--url", settings.public_base_url]
+    if ca is not None:
+        cmd += ["--ca", str(ca)]
+    return subprocess.Popen(cmd)
 
 
 def run_demo(settings: Settings, out: TextIO) -> int:
@@ -69,7 +103,7 @@ def run_demo(settings: Settings, out: TextIO) -> int:
 
     certs = resolve_certificates(settings)
     gw = Gateway.open(settings)
-    bootstrap(gw, out)
+    key = bootstrap(gw, out)
     base = settings.public_base_url
     if certs.dev_ca is not None:
         print(f"Trust the development CA: {certs.dev_ca}", file=out)
@@ -80,6 +114,27 @@ def run_demo(settings: Settings, out: TextIO) -> int:
         file=out,
     )
     print(f"Verify the audit log: voxseal audit verify --data-dir {settings.data_dir}", file=out)
+    print(
+        "\nCall the AI agent from Python (speaks, prints the redacted transcript and reply):",
+        file=out,
+    )
+    print(
+        f"  python examples/call_agent.py --url {base} --ca {certs.dev_ca} --api-key {key} \\\n"
+        '    --say "hello, I would like to pay my bill" \\\n'
+        '    --say "the card number is four one one one one one one one one one one one one one'
+        ' one one"',
+        file=out,
+    )
+    print(f"  (or --wav FILE.wav; the agent answers data subject {DEMO_SUBJECT!r})\n", file=out)
+    agent = start_agent(settings, certs.dev_ca, out)
     print(f"voxseal demo: serving {base} (TLS 1.3 only); Ctrl-C stops", file=out, flush=True)
-    serve(create_app(gw), settings, certs)
+    try:
+        serve(create_app(gw), settings, certs)
+    finally:
+        if agent is not None:
+            agent.terminate()
+            try:
+                agent.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                agent.kill()
     return 0

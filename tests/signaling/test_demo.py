@@ -64,6 +64,16 @@ def test_demo_serves_and_its_credentials_log_in(tmp_path: Path) -> None:
                 json={"identity": "caller-1", "grants": ["publish", "subscribe"]},
             )
             assert minted.status_code == 201, minted.text
+            # the demo started an AI agent worker in its own process, and it registered
+            workers: list[dict[str, object]] = []
+            for _ in range(300):
+                listed = c.get("/v1/agents", headers={"authorization": f"Bearer {api_key}"})
+                workers = listed.json()["workers"]
+                if workers:
+                    break
+                time.sleep(0.1)
+            assert [w["name"] for w in workers] == ["demo"]
+            assert "examples/call_agent.py" in out
     finally:
         proc.send_signal(signal.SIGINT)  # Ctrl-C stops it cleanly
         try:
