@@ -196,6 +196,13 @@ def test_card_number_call_is_transcribed_redacted_and_stored_encrypted(
         with wave.open(io.BytesIO(recording.data)) as w:
             pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
         assert len(pcm) > 48000 * 3
+        # the spoken card number is silenced in the stored recording (PCI-style)
+        assert recording.metadata["silenced_spans"] >= 1
+        assert recording.metadata["silenced_seconds"] > 2.0
+        start = round(recording.metadata["longest_silenced_start"] * 48000)
+        end = round(recording.metadata["longest_silenced_end"] * 48000)
+        assert end - start > 48000 * 2 and not pcm[start:end].any()  # digits: all zero
+        assert np.abs(pcm[: max(0, start - 4800)].astype(np.int32)).max() > 1000  # voice kept
         # ciphertext at rest: neither the WAV nor the transcript is in the database file
         db_bytes = (gateway_server.data_dir / "voxseal.db").read_bytes()
         wal = gateway_server.data_dir / "voxseal.db-wal"

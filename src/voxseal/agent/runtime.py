@@ -269,6 +269,9 @@ class CallRunner:
                     "job": job.job,
                     "seconds": round(len(pcm) / SAMPLE_RATE, 2),
                     "silenced_spans": len(spans),
+                    "silenced_seconds": round(sum(max(0.0, e - s) for s, e in spans), 2),
+                    # where (seconds into the recording) the longest silenced span lies
+                    **longest_span(spans),
                 },
             )
 
@@ -285,6 +288,13 @@ class CallRunner:
             )
         except Exception:
             log.exception("could not audit %s", action)
+
+
+def longest_span(spans: list[tuple[float, float]]) -> dict[str, float]:
+    if not spans:
+        return {}
+    s, e = max(spans, key=lambda span: span[1] - span[0])
+    return {"longest_silenced_start": round(s, 3), "longest_silenced_end": round(e, 3)}
 
 
 def wav_bytes(pcm: np.ndarray, rate: int = SAMPLE_RATE) -> bytes:
