@@ -1,0 +1,1 @@
+"""Tests of voxseal.telephony: codecs, webhook signatures, stream tokens, provider protocols."""
