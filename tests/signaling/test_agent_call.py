@@ -77,8 +77,14 @@ def caller_speech() -> np.ndarray:
 
 
 async def call_the_agent(
-    gw: RunningGateway, room: str, subject: str, backend: str, said: np.ndarray
+    gw: RunningGateway,
+    room: str,
+    subject: str,
+    backend: str,
+    said: np.ndarray,
+    during: tuple[float, Any] | None = None,
 ) -> dict[str, Any]:
+    """``during``: (seconds into the call, a blocking callable) — e.g. withdraw consent."""
     g = gw.open()
     directory_key = None
     try:
@@ -132,7 +138,12 @@ async def call_the_agent(
                     live.append(event)
 
         reader = asyncio.create_task(transcripts())
-        await asyncio.sleep(len(said) / 48000 + 1.0)
+        if during is not None:
+            await asyncio.sleep(during[0])
+            await asyncio.to_thread(during[1])
+            await asyncio.sleep(len(said) / 48000 + 1.0 - during[0])
+        else:
+            await asyncio.sleep(len(said) / 48000 + 1.0)
         reader.cancel()
         await caller.leave()
         for _ in range(400):
@@ -322,3 +333,37 @@ def test_voxseal_agent_process_answers_a_call(gateway_server: RunningGateway) ->
         out, _ = proc.communicate(timeout=20)
     assert proc.returncode == 0, out
     assert "vxk_" not in out
+
+
+def test_consent_withdrawn_during_the_call_stops_processing(gateway_server: RunningGateway) -> None:
+    """Withdrawn after the greeting: the card utterance is never transcribed, nothing stored."""
+    backend = gateway_server.api_key("e2e-backend-4")
+    for purpose in ("recording", "transcription"):
+        consent(gateway_server, backend, "subject-mid", purpose, True)
+    greeting = len(speech(GREETING)) / 48000
+
+    def withdraw() -> None:
+        for purpose in ("recording", "transcription"):
+            consent(gateway_server, backend, "subject-mid", purpose, False)
+
+    # withdraw once the greeting is over, 1 s before the card number starts
+    result = run(
+        call_the_agent(
+            gateway_server,
+            "call-mid",
+            "subject-mid",
+            backend,
+            caller_speech(),
+            (greeting + 0.5, withdraw),
+        ),
+        timeout=120,
+    )
+    outcome, responder, services = result["outcome"], result["responder"], result["services"]
+    try:
+        seen = [t.text for t in responder.seen]  # type: ignore[attr-defined]
+        assert len(seen) == 1 and "[CARD]" not in seen[0], seen  # the greeting only
+        assert outcome.transcript_id is None and outcome.recording_id is None
+        withdrawals = services.audit.query(action="consent.withdraw", limit=100)
+        assert sum(1 for r in withdrawals if r.target == "subject-mid") == 2
+    finally:
+        services.close()
