@@ -6,3 +6,45 @@ the audio to 48 kHz, and joins the room like any endpoint. This package holds on
 protocol core — codecs, signature checks, stream tokens and per-provider serializers — which
 takes bytes and returns events or bytes; sockets and servers live at the edge.
 """
+
+from voxseal.telephony.errors import (
+    InvalidSignature,
+    MalformedFrame,
+    MissingSignature,
+    StreamTokenError,
+    StreamTokenExpired,
+    StreamTokenMismatch,
+    StreamTokenReplayed,
+    TelephonyError,
+)
+from voxseal.telephony.signalwire import SignalWireSerializer, connect_stream_cxml
+from voxseal.telephony.signatures import (
+    SignalWireWebhookVerifier,
+    TwilioWebhookVerifier,
+    VonageWebhookVerifier,
+)
+from voxseal.telephony.stream_tokens import InMemoryUsedTokens, StreamTokenIssuer
+from voxseal.telephony.twilio import TwilioSerializer, connect_stream_twiml
+from voxseal.telephony.vonage import VonageSerializer, connect_websocket_ncco
+
+__all__ = [
+    "InMemoryUsedTokens",
+    "InvalidSignature",
+    "MalformedFrame",
+    "MissingSignature",
+    "SignalWireSerializer",
+    "SignalWireWebhookVerifier",
+    "StreamTokenError",
+    "StreamTokenExpired",
+    "StreamTokenIssuer",
+    "StreamTokenMismatch",
+    "StreamTokenReplayed",
+    "TelephonyError",
+    "TwilioSerializer",
+    "TwilioWebhookVerifier",
+    "VonageSerializer",
+    "VonageWebhookVerifier",
+    "connect_stream_cxml",
+    "connect_stream_twiml",
+    "connect_websocket_ncco",
+]
