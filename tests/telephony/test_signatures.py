@@ -235,3 +235,29 @@ def test_vonage_alg_none_is_refused() -> None:
     token = jwt.encode({"iat": int(time.time())}, None, algorithm="none")  # type: ignore[arg-type]
     with pytest.raises(InvalidSignature):
         _vverifier().verify({"Authorization": f"Bearer {token}"}, b"")
+
+
+SHARED = "shared-key-secret-0123456789"
+SETTINGS = "X-Twilio-Webhooks-Signature-Settings"
+
+
+@pytest.mark.parametrize("algorithm", ["HMAC_SHA256", "HMAC_SHA1"])
+def test_shared_key_signatures_follow_the_settings_header(algorithm: str) -> None:
+    sig = RequestValidator(SHARED).compute_signature(URL, FORM, algorithm)
+    headers = {
+        "X-Twilio-Signature": sig,
+        SETTINGS: f"key=webhooks_sharedkey_1,algorithm={algorithm}",
+    }
+    TwilioWebhookVerifier(TOKEN, shared_key_secret=SHARED).verify(URL, headers, params=FORM)
+    with pytest.raises(InvalidSignature, match="SharedKey"):  # we were not given the key
+        TwilioWebhookVerifier(TOKEN).verify(URL, headers, params=FORM)
+    with pytest.raises(InvalidSignature):  # the auth token does not sign SharedKey requests
+        TwilioWebhookVerifier(SHARED).verify(
+            URL, {**headers, "X-Twilio-Signature": _sign(URL, FORM)}, params=FORM
+        )
+
+
+def test_shared_key_with_unknown_algorithm_is_refused() -> None:
+    headers = {"X-Twilio-Signature": "x", SETTINGS: "key=k,algorithm=HMAC_MD5"}
+    with pytest.raises(InvalidSignature, match="unsupported"):
+        TwilioWebhookVerifier(TOKEN, shared_key_secret=SHARED).verify(URL, headers, params=FORM)

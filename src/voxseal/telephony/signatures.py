@@ -32,6 +32,9 @@ import jwt
 from voxseal.telephony.errors import InvalidSignature, MissingSignature
 
 TWILIO_SIGNATURE_HEADER: Final = "X-Twilio-Signature"
+#: present when a Twilio Webhook Rule signs with a SharedKey: ``key=…,algorithm=HMAC_SHA256``
+TWILIO_SIGNATURE_SETTINGS_HEADER: Final = "X-Twilio-Webhooks-Signature-Settings"
+_HASHES: Final = {"HMAC_SHA1": hashlib.sha1, "HMAC_SHA256": hashlib.sha256}
 SIGNALWIRE_SIGNATURE_HEADER: Final = "X-SignalWire-Signature"
 #: longest signature header we will even look at (a base64 SHA-1 is 28 characters)
 _MAX_SIGNATURE_LEN: Final = 256
@@ -63,8 +66,11 @@ def _grouped(params: Params | None) -> dict[str, list[str]]:
     return out
 
 
-def twilio_signature(secret: str, url: str, params: Params | None = None) -> str:
-    """Twilio's signature of ``url`` and form ``params``: base64(HMAC-SHA1(url + name value…)).
+def twilio_signature(
+    secret: str, url: str, params: Params | None = None, algorithm: str = "HMAC_SHA1"
+) -> str:
+    """Twilio's signature of ``url`` and form ``params``: base64(HMAC(url + name value…)),
+    SHA-1 by default, SHA-256 for a SharedKey whose setting names ``HMAC_SHA256``.
 
     Names are sorted, and a repeated name's values are sorted (and de-duplicated, as Twilio's
     helper library does) so the result matches the provider whatever order the form arrived in.
@@ -73,7 +79,7 @@ def twilio_signature(secret: str, url: str, params: Params | None = None) -> str
     for name, values in sorted(_grouped(params).items()):
         for value in sorted(set(values)):
             data += name + value
-    mac = hmac.new(secret.encode(), data.encode(), hashlib.sha1).digest()
+    mac = hmac.new(secret.encode(), data.encode(), _HASHES[algorithm]).digest()
     return base64.b64encode(mac).decode()
 
 
@@ -108,10 +114,19 @@ class TwilioWebhookVerifier:
     provider = "twilio"
     signature_header = TWILIO_SIGNATURE_HEADER
 
-    def __init__(self, auth_token: str, *, public_base_url: str | None = None) -> None:
+    def __init__(
+        self,
+        auth_token: str,
+        *,
+        public_base_url: str | None = None,
+        shared_key_secret: str | None = None,
+    ) -> None:
         if not auth_token:
             raise ValueError(f"{self.provider} signing secret is empty")
         self._secret = auth_token
+        # a Twilio Webhook Rule may sign with a SharedKey instead of the auth token; the
+        # request then says so (and which hash) in X-Twilio-Webhooks-Signature-Settings
+        self._shared_secret = shared_key_secret or None
         self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
         if self.public_base_url is not None:
             base = urlsplit(self.public_base_url)
@@ -159,11 +174,28 @@ class TwilioWebhookVerifier:
             if not _equal(hashlib.sha256(body).hexdigest(), claimed[0].lower()):
                 raise InvalidSignature(f"{self.provider} webhook body does not match bodySHA256")
             params = None
+        secret, algorithm = self._key_for(headers)
         ok = False
         for candidate in (_without_port(url), _with_port(url)):
-            ok |= _equal(twilio_signature(self._secret, candidate, params), signature)
+            ok |= _equal(twilio_signature(secret, candidate, params, algorithm), signature)
         if not ok:
             raise InvalidSignature(f"{self.provider} webhook signature does not match")
+
+    def _key_for(self, headers: Mapping[str, str]) -> tuple[str, str]:
+        """The secret and hash the request says it was signed with."""
+        settings = header(headers, TWILIO_SIGNATURE_SETTINGS_HEADER)
+        if settings is None or self.provider != "twilio":
+            return self._secret, "HMAC_SHA1"
+        if self._shared_secret is None:
+            raise InvalidSignature("webhook signed with a SharedKey this gateway does not hold")
+        algorithm = "HMAC_SHA1"
+        for part in settings.split(","):
+            name, sep, value = part.partition("=")
+            if sep and name.strip() == "algorithm" and value.strip():
+                algorithm = value.strip().upper()
+        if algorithm not in _HASHES:
+            raise InvalidSignature("unsupported webhook signature algorithm")
+        return self._shared_secret, algorithm
 
 
 class SignalWireWebhookVerifier(TwilioWebhookVerifier):
