@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -413,6 +414,9 @@ def _demo(args: argparse.Namespace, out: TextIO) -> int:
 
     forbid_sframe()
     from voxseal.demo import run_demo
+
+    if args.config:  # the agent subprocess must read the same settings file
+        os.environ["VOXSEAL_CONFIG"] = str(Path(args.config).resolve())
 
     return run_demo(_settings(args, host=args.host, port=args.port), out)
 

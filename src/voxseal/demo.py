@@ -9,6 +9,7 @@ until Ctrl-C.
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import subprocess
@@ -94,6 +95,10 @@ def start_agent(settings: Settings, ca: Path | None, out: TextIO) -> subprocess.
     cmd += ["--name", "demo", "--url", settings.public_base_url]
     if ca is not None:
         cmd += ["--ca", str(ca)]
+    # the same settings as the gateway (HIPAA mode, database): the config file and environment
+    config = os.environ.get("VOXSEAL_CONFIG") or str(settings.data_dir / "voxseal.toml")
+    if Path(config).is_file():
+        cmd += ["--config", config]
     return subprocess.Popen(cmd)
 
 

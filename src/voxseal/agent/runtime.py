@@ -7,8 +7,9 @@ leaves the call is governed by the data subject's consents and the privacy polic
 
 * transcription runs only while the subject's ``transcription`` consent is granted; the
   stored transcript holds redacted text only (the pipeline never emits anything else);
-* the recording is kept only if the policy enables recordings and ``recording`` is granted;
-  spans the redactor flagged are silenced (PCI-style) before it is stored;
+* the recording is kept only if the policy enables recordings and ``recording`` is granted,
+  and only with ``transcription`` too — redaction needs the transcript: spans the redactor
+  flagged are silenced (PCI-style) before it is stored, on the transcript's own timeline;
 * both go to the vault under the subject's key (ciphertext at rest), and every step is audited.
 
 Consents are re-read every ``consent_poll`` seconds (0.5 s): a withdrawal made anywhere (the
@@ -44,6 +45,9 @@ from voxseal.sdk import Audio, RoomClient
 from voxseal.vault.vault import Vault
 
 log = logging.getLogger("voxseal.agent")
+
+#: recordings stop growing after an hour (20 ms frames): bounded memory per call
+MAX_RECORDING_FRAMES = 3600 * 50
 
 #: what the runtime writes as: the vault checks transcripts:write / recordings:write against it
 AGENT_ROLES = frozenset({Role.AGENT})
@@ -158,8 +162,13 @@ class CallRunner:
             if identity != caller[0]:
                 return
             pipeline.feed(pcm)
-            if self.policy.may_record(consent_granted=consent.recording):
-                recorded.append(pcm)
+            # one timeline with the transcript (its silence spans count from the first frame),
+            # and only audio the redactor heard: without transcription nothing gets silenced
+            if len(recorded) < MAX_RECORDING_FRAMES:
+                ok = self.policy.may_record(consent_granted=consent.recording) and (
+                    consent.transcription
+                )
+                recorded.append(pcm if ok else np.zeros_like(pcm))
 
         room = await RoomClient.connect(
             self.url,
@@ -252,6 +261,9 @@ class CallRunner:
             recorded
             and self.policy.may_record(consent_granted=consent.recording)
             and Purpose.RECORDING.value not in consent.withdrawn
+            # a recording is kept only with its PII silenced, which needs the transcript
+            and consent.transcription
+            and Purpose.TRANSCRIPTION.value not in consent.withdrawn
         )
         if keep:
             pcm = np.concatenate(recorded)

@@ -146,6 +146,14 @@ class RoomRegistry:
         deliveries: list[Delivery] = []
         if replaced is not None:
             deliveries += self._drop(room, replaced, LeaveReason.REPLACED)
+            # dropping the last member deleted the room: the joiner keeps it alive
+            room = self.rooms.setdefault(room_name, room)
+        for other in room.participants.values():
+            if other.did == did:
+                raise PermissionDenied(
+                    "this identity key is already in the room under another name",
+                    reason="duplicate_identity_key",
+                )
         if len(room.participants) >= room.max_participants:
             raise RoomFull(f"room {room_name!r} is full ({room.max_participants} participants)")
         pid = f"PA_{next(self._ids)}_{secrets.token_hex(4)}"

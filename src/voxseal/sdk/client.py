@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("voxseal.sdk")
 
 POLL_INTERVAL = 1.0
+EVENT_QUEUE = 1000
 #: SFrame metadata (authenticated, not sent) that keeps data messages apart from audio frames
 DATA_METADATA = b"voxseal/data/v1"
 #: report E2EE receive counters to the gateway every this many polls
@@ -98,7 +99,8 @@ class RoomClient:
         self.room: str = joined["room"]
         self.me: dict[str, Any] = joined["participant"]
         self.participants: dict[str, dict[str, Any]] = {p["id"]: p for p in joined["participants"]}
-        self._events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        #: bounded: a chatty peer must not grow our memory; the oldest events go first
+        self._events: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=EVENT_QUEUE)
         self._changed = asyncio.Condition()
         self.closed: RoomClosed | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -296,7 +298,7 @@ class RoomClient:
         except TimeoutError:
             raise E2EEError(
                 f"end-to-end encryption with {who!r} was not established within {timeout:.0f}s"
-                f" (failures: {self.session.failures[-3:] or 'none'})"
+                f" (failures: {list(self.session.failures)[-3:] or 'none'})"
             ) from None
 
     async def send_data(self, message: dict[str, Any], to: str | None = None) -> None:
@@ -330,9 +332,9 @@ class RoomClient:
         if still_open:
             with contextlib.suppress(ConnectionClosed, OSError):
                 await self._ws.send(json.dumps({"type": "leave"}))
-            with contextlib.suppress(Exception):
-                await self._ws.close()
             self.closed = RoomClosed(1000, "left")
+        with contextlib.suppress(Exception):
+            await self._ws.close()
 
     # -- internals ------------------------------------------------------------------------
 
@@ -341,15 +343,25 @@ class RoomClient:
             await self._ws.send(json.dumps(o.message, separators=(",", ":")))
 
     async def _notify(self, event: dict[str, Any]) -> None:
-        await self._events.put(event)
+        if self._events.full():
+            self._events.get_nowait()
+        self._events.put_nowait(event)
         async with self._changed:
             self._changed.notify_all()
 
     async def _read(self) -> None:
         try:
             async for raw in self._ws:
-                msg = json.loads(raw)
-                await self._dispatch(msg)
+                try:
+                    msg = json.loads(raw)
+                    await self._dispatch(msg)
+                except ConnectionClosed:
+                    raise
+                except Exception as exc:  # one hostile message must not end the session
+                    log.warning(
+                        "dropped a message the client could not handle: %s", type(exc).__name__
+                    )
+                    await self._notify({"type": "e2ee_error", "detail": type(exc).__name__})
         except ConnectionClosed:
             pass
         finally:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -95,7 +96,7 @@ class E2EESession:
         self.ring = PeerKeyRing(self.receiver)
         self.inbox = SenderKeyInbox(self.identity, self.room)
         self.schedule: SenderKeySchedule | None = None
-        self.failures: list[str] = []
+        self.failures: deque[str] = deque(maxlen=100)
         self._announced = 0
         #: hooks for the media layer: our current Sender, a peer's new key, a peer gone
         self.on_sender: Callable[[Sender], None] | None = None
@@ -126,7 +127,7 @@ class E2EESession:
                 }
                 for p in self.peers.values()
             },
-            "failures": list(self.failures[-10:]),
+            "failures": list(self.failures)[-10:],
         }
 
     def safety_number(self, pid: str) -> SafetyNumber:
@@ -165,6 +166,7 @@ class E2EESession:
         if peer is None or self.schedule is None:
             return []
         self.ring.peer_left(peer.public.did)
+        self.inbox.forget(peer.public.did)  # it may rejoin with the same identity at epoch 1
         if self.on_peer_gone:
             self.on_peer_gone(pid)
         dist = self.schedule.member_left(peer.public.did, now=now)
@@ -228,6 +230,13 @@ class E2EESession:
 
     def _add_peer(self, p: dict[str, Any]) -> Peer:
         peer = Peer(p["id"], p["identity"], int(p["index"]), _decode_identity(p))
+        # a copied identity key would let a leaver wipe the real owner's keys; a shared index,
+        # KID collisions. Neither is tolerated, whoever sends it (a peer or the gateway).
+        if peer.public.did == self.identity.did:
+            raise E2EEError(f"{peer.identity!r} announced our own identity key")
+        for other in self.peers.values():
+            if other.public.did == peer.public.did or other.index == peer.index:
+                raise E2EEError(f"{peer.identity!r} reuses another participant's key or index")
         self.peers[peer.id] = peer
         return peer
 

@@ -21,7 +21,7 @@ from voxseal.errors import AuthError, PermissionDenied, VoxsealError
 from voxseal.gateway import Gateway
 from voxseal.identity.rbac import Role
 from voxseal.identity.tokens import JoinGrants
-from voxseal.signaling.dispatch import Assignment, DispatchBoard, Job
+from voxseal.signaling.dispatch import Assignment, DispatchBoard, Job, JobState
 from voxseal.signaling.rtc import JOIN_TIMEOUT, MAX_MESSAGE, Close
 
 log = logging.getLogger("voxseal.agents")
@@ -46,7 +46,10 @@ class AgentHub:
 
     async def send(self, assignments: list[Assignment]) -> None:
         for a in assignments:
-            worker = self.board.workers[a.worker]
+            worker = self.board.workers.get(a.worker)
+            # the board may have moved on while we awaited an earlier send
+            if worker is None or a.job.worker != a.worker or a.job.state is not JobState.ASSIGNED:
+                continue
             issued = self.gw.tokens.issue_join(
                 a.job.room,
                 f"agent:{worker.name}",

@@ -86,8 +86,8 @@ class DispatchBoard:
     def register(self, principal: str, name: str, capacity: int) -> Worker:
         if not isinstance(capacity, int) or isinstance(capacity, bool) or not 1 <= capacity <= 256:
             raise InvalidInput("capacity must be 1..256 concurrent calls", reason="bad_message")
-        if not isinstance(name, str) or not 1 <= len(name) <= 64:
-            raise InvalidInput("name must be 1..64 characters", reason="bad_message")
+        if not isinstance(name, str) or not 1 <= len(name) <= 64 or not name.isprintable():
+            raise InvalidInput("name must be 1..64 printable characters", reason="bad_message")
         wid = f"AW_{next(self._ids)}_{secrets.token_hex(3)}"
         worker = Worker(wid, principal, name, capacity)
         self.workers[wid] = worker

@@ -196,7 +196,7 @@ class RtcHub:
                         p.id,
                         p.identity,
                         p.key_epoch,
-                        asdict(self.stats[p.id]),
+                        asdict(self.stats.get(p.id, SessionStats())),
                         await self.media_stats(p),
                     )
                 )
@@ -258,13 +258,17 @@ class RtcHub:
                         )
 
     async def media_leave(self, participant: Participant) -> None:
+        """Best effort: a lost SFU worker must not keep a participant in the room."""
         sfu = self.sfus.get(participant.room)
         if sfu is None:
             return
-        await sfu.remove_participant(participant.id)
-        if not sfu.participants:
-            del self.sfus[participant.room]
-            await sfu.close()
+        try:
+            await sfu.remove_participant(participant.id)
+            if not sfu.participants:
+                self.sfus.pop(participant.room, None)
+                await sfu.close()
+        except Exception:
+            log.exception("media teardown of %s failed", participant.id)
 
     async def media_stats(self, participant: Participant) -> dict[str, Any] | None:
         sfu = self.sfus.get(participant.room)
@@ -295,8 +299,8 @@ class RtcHub:
 
     async def remove(self, victim: Participant, deliveries: list[Delivery], *, by: str) -> None:
         await self.close(victim.id, Close.REMOVED, "removed by a room admin")
+        await self.deliver(deliveries)  # before media teardown, which may fail: rekey first
         await self.media_leave(victim)
-        await self.deliver(deliveries)
         await self.audit(
             "rtc.remove", actor=by, target=victim.identity, room=victim.room, participant=victim.id
         )
@@ -506,8 +510,9 @@ async def _session(ws: WebSocket) -> None:
     finally:
         if hub.sockets.get(me.id) is ws:
             del hub.sockets[me.id]
+            deliveries = hub.rooms.leave(me.id, reason)  # first: the others must rekey
             await hub.media_leave(me)
-            await hub.deliver(hub.rooms.leave(me.id, reason))
+            await hub.deliver(deliveries)
             await hub.audit(
                 "rtc.leave",
                 actor=me.identity,

@@ -17,8 +17,9 @@ from voxseal.audit.events import Outcome
 from voxseal.errors import InvalidInput, NotFound
 from voxseal.identity.rbac import Permission
 from voxseal.identity.tokens import JoinGrants
-from voxseal.signaling.deps import Caller, aaudit, allowed, audit, gateway, source_ip
+from voxseal.signaling.deps import Caller, aaudit, allowed, gateway, source_ip
 from voxseal.signaling.headers import correlation_id
+from voxseal.signaling.rtc import SessionStats
 
 router = APIRouter(tags=["rooms"])
 
@@ -66,12 +67,12 @@ def _hub(request: Request):  # type: ignore[no-untyped-def]
 
 
 @router.get("/v1/rooms")
-def list_rooms(
+async def list_rooms(
     request: Request,
     who: Caller = Depends(allowed(Permission.ROOMS_READ)),  # noqa: B008
 ) -> dict[str, Any]:
-    rooms = _hub(request).rooms.snapshot()
-    audit(
+    rooms = _hub(request).rooms.snapshot()  # on the event loop, which owns room state
+    await aaudit(
         request,
         "rooms.list",
         actor=who.name,
@@ -105,7 +106,7 @@ async def room_stats(
                 "identity": p.identity,
                 "key_epoch": p.key_epoch,
                 "joined_at": p.joined_at,
-                **asdict(hub.stats[p.id]),
+                **asdict(hub.stats.get(p.id, SessionStats())),
                 "media": await hub.media_stats(p),
             }
         )
