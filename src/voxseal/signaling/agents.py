@@ -39,6 +39,15 @@ class AgentHub:
     async def audit(self, action: str, outcome: Outcome = Outcome.SUCCESS, **fields: Any) -> None:
         await run_in_threadpool(lambda: self.gw.record(action, outcome=outcome, **fields))
 
+    async def sweep_forever(self, interval: float = 5.0) -> None:
+        """Requeue unaccepted jobs and forget old ones, every ``interval`` seconds."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.send(self.board.sweep())
+            except Exception:
+                log.exception("dispatch sweep failed")
+
     async def request(self, room: str, subject_id: str | None, requested_by: str) -> Job:
         job, assignments = self.board.request(room, subject_id, requested_by)
         await self.send(assignments)

@@ -46,8 +46,10 @@ def create_app(gw: Gateway, *, close_on_shutdown: bool = True) -> FastAPI:
         await run_in_threadpool(gw.record, "server.start", actor="system", version=__version__)
         sweeper = asyncio.create_task(housekeeping(gw))
         sampler = asyncio.create_task(app.state.rtc.sample_forever())
+        dispatch_sweeper = asyncio.create_task(app.state.agents.sweep_forever())
         yield
         sampler.cancel()
+        dispatch_sweeper.cancel()
         for pid in list(app.state.rtc.sockets):
             await app.state.rtc.close(pid, Close.GOING_AWAY, "server shutting down")
         await close_default_pool()  # the keyless SFU worker processes

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import itertools
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -40,6 +42,8 @@ class Job:
     worker: str | None = None
     attempts: int = 0
     end_reason: str | None = None
+    #: monotonic time of the last assignment (accept deadline) or of the end (pruning)
+    since: float = 0.0
 
     def public(self) -> dict[str, object]:
         return {
@@ -75,13 +79,36 @@ class Assignment:
 
 
 MAX_ATTEMPTS = 3
+#: a worker that has not accepted a job this long after it was sent loses it
+ACCEPT_TIMEOUT = 30.0
+#: ended jobs are forgotten after this long (the audit log keeps their story)
+KEEP_ENDED = 3600.0
 
 
 class DispatchBoard:
-    def __init__(self) -> None:
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.workers: dict[str, Worker] = {}
         self.jobs: dict[str, Job] = {}
         self._ids = itertools.count(1)
+        self._clock = clock
+
+    def sweep(self) -> list[Assignment]:
+        """Requeue jobs not accepted in time (a hung worker must not hold calls); forget old
+        ended jobs. Call periodically."""
+        now = self._clock()
+        stale: list[tuple[str, Job]] = []
+        for job in list(self.jobs.values()):
+            if job.state is JobState.ENDED and now - job.since > KEEP_ENDED:
+                del self.jobs[job.id]
+            elif job.state is JobState.ASSIGNED and now - job.since > ACCEPT_TIMEOUT:
+                stale.append((job.worker or "", job))
+        out: list[Assignment] = []
+        for worker_id, job in stale:
+            if worker_id in self.workers:
+                self.workers[worker_id].jobs.discard(job.id)
+            job.state, job.worker = JobState.PENDING, None
+            out += self._assign_pending(exclude={worker_id})
+        return out
 
     def register(self, principal: str, name: str, capacity: int) -> Worker:
         if not isinstance(capacity, int) or isinstance(capacity, bool) or not 1 <= capacity <= 256:
@@ -113,6 +140,7 @@ class DispatchBoard:
         job = self._job_of(worker_id, job_id)
         self.workers[worker_id].jobs.discard(job_id)
         job.state, job.end_reason = JobState.ENDED, str(reason)[:64]
+        job.since = self._clock()
         return job, self._assign_pending()
 
     def rejected(self, worker_id: str, job_id: str) -> list[Assignment]:
@@ -146,6 +174,7 @@ class DispatchBoard:
                 continue
             if job.attempts >= MAX_ATTEMPTS:
                 job.state, job.end_reason = JobState.ENDED, "no_worker_could_take_it"
+                job.since = self._clock()
                 continue
             free = [
                 w for w in self.workers.values() if len(w.jobs) < w.capacity and w.id not in exclude
@@ -156,5 +185,6 @@ class DispatchBoard:
             worker.jobs.add(job.id)
             job.state, job.worker = JobState.ASSIGNED, worker.id
             job.attempts += 1
+            job.since = self._clock()
             out.append(Assignment(worker.id, job))
         return out

@@ -1,0 +1,41 @@
+"""The dispatch board's timing rules, on a fake clock (sans-I/O: no sockets needed)."""
+
+from __future__ import annotations
+
+from voxseal.signaling.dispatch import ACCEPT_TIMEOUT, KEEP_ENDED, DispatchBoard, JobState
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_an_unaccepted_job_moves_to_another_worker() -> None:
+    clock = Clock()
+    board = DispatchBoard(clock=clock)
+    hung = board.register("agent-a", "a", 4)
+    job, [first] = board.request("room", None, "backend")
+    assert first.worker == hung.id
+    healthy = board.register("agent-b", "b", 4)
+    clock.now += ACCEPT_TIMEOUT - 1
+    assert board.sweep() == []
+    clock.now += 2
+    [again] = board.sweep()
+    assert again.worker == healthy.id and job.attempts == 2 and job.id not in hung.jobs
+
+
+def test_ended_jobs_are_forgotten_later_and_a_room_can_ask_again() -> None:
+    clock = Clock()
+    board = DispatchBoard(clock=clock)
+    w = board.register("agent-a", "a", 1)
+    job, _ = board.request("room", None, "backend")
+    board.accepted(w.id, job.id)
+    board.ended(w.id, job.id, "room_empty")
+    again, _ = board.request("room", None, "backend")
+    assert again.id != job.id and again.state is JobState.ASSIGNED
+    clock.now += KEEP_ENDED + 1
+    board.sweep()
+    assert job.id not in board.jobs and again.id in board.jobs
