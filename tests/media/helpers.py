@@ -6,6 +6,7 @@ import asyncio
 import os
 from collections import defaultdict
 from collections.abc import Coroutine
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
@@ -42,3 +43,33 @@ class AudioLog:
 
     def pcm(self, participant: str) -> np.ndarray:
         return np.concatenate(self.frames[participant])
+
+
+@dataclass
+class TonePair:
+    """Two keyed endpoints that publish 440 Hz and 660 Hz tones and hear each other."""
+
+    a: Any
+    b: Any
+    heard_a: AudioLog
+    heard_b: AudioLog
+    key_a: bytes
+    key_b: bytes
+
+
+def tone_pair(seconds: float, a_id: str = "alice", b_id: str = "bob") -> TonePair:
+    """Endpoints A (KID 1) and B (KID 2), each holding the other's key, publishing tones."""
+    from voxseal.media.audio import pcm_frames, tone
+    from voxseal.media.endpoint import MediaEndpoint
+
+    ka, kb = new_key(), new_key()
+    heard_a, heard_b = AudioLog(), AudioLog()
+    a = MediaEndpoint(a_id, on_audio=heard_a)
+    b = MediaEndpoint(b_id, on_audio=heard_b)
+    a.set_sender_key(1, ka)
+    b.set_sender_key(2, kb)
+    a.add_peer_key(b_id, 2, kb)
+    b.add_peer_key(a_id, 1, ka)
+    a.publish(pcm_frames([tone(440, seconds)]))
+    b.publish(pcm_frames([tone(660, seconds)]))
+    return TonePair(a, b, heard_a, heard_b, ka, kb)

@@ -10,7 +10,7 @@ from voxseal.media.audio import pcm_frames, tone
 from voxseal.media.endpoint import MediaEndpoint
 from voxseal.media.errors import E2eeNotReady
 
-from .helpers import AudioLog, dominant_frequency, new_key, run
+from .helpers import dominant_frequency, run, tone_pair
 
 
 async def _connect(offerer: MediaEndpoint, answerer: MediaEndpoint) -> None:
@@ -22,16 +22,8 @@ async def _connect(offerer: MediaEndpoint, answerer: MediaEndpoint) -> None:
 @pytest.mark.slow
 def test_two_endpoints_hear_each_other_end_to_end() -> None:
     async def scenario() -> None:
-        ka, kb = new_key(), new_key()
-        heard_a, heard_b = AudioLog(), AudioLog()
-        a = MediaEndpoint("alice", on_audio=heard_a)
-        b = MediaEndpoint("bob", on_audio=heard_b)
-        a.set_sender_key(1, ka)
-        b.set_sender_key(2, kb)
-        a.add_peer_key("bob", 2, kb)
-        b.add_peer_key("alice", 1, ka)
-        a.publish(pcm_frames([tone(440, 1.5)]))
-        b.publish(pcm_frames([tone(660, 1.5)]))
+        pair = tone_pair(1.5)
+        a, b, heard_a, heard_b = pair.a, pair.b, pair.heard_a, pair.heard_b
         try:
             await _connect(a, b)
             await asyncio.sleep(1.8)

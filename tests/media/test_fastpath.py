@@ -23,7 +23,7 @@ from voxseal.media.audio import FRAME_SAMPLES, pcm_frames, tone
 from voxseal.media.endpoint import MediaEndpoint
 from voxseal.media.sfu import Sfu
 
-from .helpers import AudioLog, dominant_frequency, new_key, run
+from .helpers import AudioLog, dominant_frequency, new_key, run, tone_pair
 from .test_sfu import join, until
 
 
@@ -46,17 +46,9 @@ def record_rtp(endpoint: MediaEndpoint) -> list[tuple[int, int, int]]:
 @pytest.mark.parametrize("fast_path", [True, False])
 def test_call_through_sfu_hears_tones(fast_path: bool) -> None:
     async def scenario() -> None:
-        ka, kb = new_key(), new_key()
         sfu = Sfu(fast_path=fast_path)
-        heard_a, heard_b = AudioLog(), AudioLog()
-        a = MediaEndpoint("alice", on_audio=heard_a)
-        b = MediaEndpoint("bob", on_audio=heard_b)
-        a.set_sender_key(1, ka)
-        b.set_sender_key(2, kb)
-        a.add_peer_key("bob", 2, kb)
-        b.add_peer_key("alice", 1, ka)
-        a.publish(pcm_frames([tone(440, 1.0)]))
-        b.publish(pcm_frames([tone(660, 1.0)]))
+        pair = tone_pair(1.0)
+        a, b, heard_a, heard_b = pair.a, pair.b, pair.heard_a, pair.heard_b
         try:
             for ep in (a, b):
                 await join(sfu, ep)

@@ -17,10 +17,8 @@ import pytest
 
 from voxseal.crypto import sframe
 from voxseal.crypto.errors import AuthenticationFailed
-from voxseal.media.audio import pcm_frames, tone
-from voxseal.media.endpoint import MediaEndpoint
 
-from .helpers import AudioLog, dominant_frequency, new_key, run
+from .helpers import dominant_frequency, new_key, run, tone_pair
 
 SUITE = sframe.CipherSuite.AES_128_GCM_SHA256_128
 
@@ -67,16 +65,9 @@ class WorkerClient:
 def test_keyless_worker_process_carries_an_e2ee_call() -> None:
     async def scenario() -> None:
         worker = await WorkerClient.start("--sample", "200")
-        ka, kb = new_key(), new_key()
-        heard_a, heard_b = AudioLog(), AudioLog()
-        a = MediaEndpoint("alice", on_audio=heard_a)
-        b = MediaEndpoint("bob", on_audio=heard_b)
-        a.set_sender_key(1, ka)
-        b.set_sender_key(2, kb)
-        a.add_peer_key("bob", 2, kb)
-        b.add_peer_key("alice", 1, ka)
-        a.publish(pcm_frames([tone(440, 1.0)]))
-        b.publish(pcm_frames([tone(660, 1.0)]))
+        pair = tone_pair(1.0)
+        a, b, heard_a, heard_b = pair.a, pair.b, pair.heard_a, pair.heard_b
+        ka = pair.key_a
         try:
             assert await worker.ok("keyless") == {"crypto_modules": [], "guard": True}
             for ep in (a, b):
