@@ -46,6 +46,9 @@ from voxseal.vault.vault import Vault
 
 log = logging.getLogger("voxseal.agent")
 
+#: how many finished calls' outcomes a runner keeps for inspection
+KEEP_OUTCOMES = 256
+
 #: recordings stop growing after an hour (20 ms frames): bounded memory per call
 MAX_RECORDING_FRAMES = 3600 * 50
 
@@ -118,10 +121,14 @@ class CallRunner:
         self.actor = actor
         self.consent_poll = consent_poll
         self.empty_room_grace = empty_room_grace
+        #: the most recent calls' outcomes by job id, oldest first; bounded (KEEP_OUTCOMES) so
+        #: a long-running agent process does not keep every call's summary forever
         self.outcomes: dict[str, CallOutcome] = {}
 
     async def __call__(self, job: Dispatch) -> str:
         outcome = self.outcomes[job.job] = CallOutcome(job.job)
+        while len(self.outcomes) > KEEP_OUTCOMES:
+            del self.outcomes[next(iter(self.outcomes))]
         consent = ConsentWatch(self.ledger, job.subject_id)
         await asyncio.to_thread(consent.refresh)
         events: list[TranscriptEvent] = []

@@ -28,6 +28,9 @@ from voxseal.signaling.tls import client_context
 
 log = logging.getLogger("voxseal.agent")
 
+#: how many ended calls a worker remembers (for its owner's inspection)
+KEEP_ENDED = 256
+
 
 @dataclass(frozen=True)
 class Dispatch:
@@ -75,6 +78,8 @@ class AgentWorker:
         self.calls: dict[str, asyncio.Task[None]] = {}
         self.worker_id: str | None = None
         self.registered = asyncio.Event()
+        #: the most recent calls' (job, reason), newest last; bounded so a long-lived worker
+        #: does not grow with every call it has ever served
         self.ended: list[tuple[str, str]] = []
 
     def __repr__(self) -> str:
@@ -155,5 +160,6 @@ class AgentWorker:
         finally:
             self.calls.pop(job.job, None)
             self.ended.append((job.job, reason))
+            del self.ended[:-KEEP_ENDED]
             with contextlib.suppress(ConnectionClosed, OSError):
                 await ws.send(json.dumps({"type": "ended", "job": job.job, "reason": reason}))
