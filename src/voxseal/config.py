@@ -128,6 +128,59 @@ class PrivacySettings:
     allow_recordings_in_hipaa: bool = False
 
 
+#: provider secrets are also read from these shorter, provider-documented variable names
+ENV_ALIASES: Mapping[str, str] = {
+    "telephony.twilio_auth_token": "VOXSEAL_TWILIO_AUTH_TOKEN",
+    "telephony.vonage_signature_secret": "VOXSEAL_VONAGE_SIGNATURE_SECRET",
+    "telephony.signalwire_signing_key": "VOXSEAL_SIGNALWIRE_SIGNING_KEY",
+}
+
+
+@dataclass(frozen=True)
+class TelephonySettings:
+    """``voxseal telephony``: the phone ingress (agent zone) and the provider secrets it checks
+    webhooks with. Secrets never appear in the repr; empty means the provider is disabled."""
+
+    host: str = "127.0.0.1"
+    port: int = 8444
+    #: the URL providers call (webhooks and wss streams); defaults to https://localhost:<port>
+    public_base_url: str = ""
+    #: the gateway the ingress joins rooms through; defaults to the top-level public_base_url
+    gateway_url: str = ""
+    #: a backend API key for the gateway; empty = provision a service account in the data dir
+    api_key: str = ""
+    twilio_auth_token: str = ""
+    vonage_signature_secret: str = ""
+    #: when set, a Vonage webhook signed for another account is refused
+    vonage_api_key: str = ""
+    signalwire_signing_key: str = ""
+    #: how long a stream token in TwiML/NCCO stays redeemable
+    stream_token_ttl: Duration = Duration(60.0)
+
+    _SECRETS = ("api_key", "twilio_auth_token", "vonage_signature_secret", "signalwire_signing_key")
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{f.name}={'***' if getattr(self, f.name) else ''!r}"
+            if f.name in self._SECRETS
+            else f"{f.name}={getattr(self, f.name)!r}"
+            for f in dataclasses.fields(self)
+        )
+        return f"TelephonySettings({shown})"
+
+    def validate(self) -> None:
+        if not (0 < self.port < 65536):
+            raise ConfigError("telephony.port", f"{self.port} is not a TCP port")
+        _check_host(self.host, "telephony.host")
+        for name in ("public_base_url", "gateway_url"):
+            value = getattr(self, name)
+            url = urlsplit(value)
+            if value and (url.scheme != "https" or not url.hostname or url.query):
+                raise ConfigError(f"telephony.{name}", "must be an https:// URL with a host")
+        if self.stream_token_ttl > 300:
+            raise ConfigError("telephony.stream_token_ttl", "at most 5m")
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = field(default_factory=default_data_dir)
@@ -147,6 +200,7 @@ class Settings:
     tokens: TokenSettings = field(default_factory=TokenSettings)
     vault: VaultSettings = field(default_factory=VaultSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    telephony: TelephonySettings = field(default_factory=TelephonySettings)
 
     def __post_init__(self) -> None:
         # fill the derived defaults so every reader sees one concrete value
@@ -194,6 +248,7 @@ class Settings:
         self.passwords.validate()
         self.lockout.validate()
         self.tokens.validate()
+        self.telephony.validate()
         return self
 
 
@@ -202,13 +257,13 @@ def _at_least(name: str, value: int, minimum: int) -> None:
         raise ConfigError(name, f"must be at least {minimum}")
 
 
-def _check_host(host: str) -> None:
+def _check_host(host: str, setting: str = "host") -> None:
     if host in ("localhost", "") or re.fullmatch(r"[A-Za-z0-9.-]+", host):
         return
     try:
         ipaddress.ip_address(host)
     except ValueError:
-        raise ConfigError("host", f"{host!r} is not a host name or IP address") from None
+        raise ConfigError(setting, f"{host!r} is not a host name or IP address") from None
 
 
 # -- loading ---------------------------------------------------------------------------------
@@ -267,6 +322,8 @@ def _build(
         setting = f"{prefix}{f.name}"
         annotation = hints[f.name]
         env_name = ENV_PREFIX + setting.replace(".", "_").upper()
+        if env_name not in env and ENV_ALIASES.get(setting, "") in env:
+            env_name = ENV_ALIASES[setting]
         if dataclasses.is_dataclass(annotation):
             section = values.get(f.name, {})
             if not isinstance(section, Mapping):
