@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from voxseal import __version__
+from voxseal.dashboard.routes import install as install_dashboard
 from voxseal.gateway import Gateway
 from voxseal.media.pool import close_default_pool
 from voxseal.privacy.consent import ConsentLedger
@@ -79,5 +80,6 @@ def create_app(gw: Gateway, *, close_on_shutdown: bool = True) -> FastAPI:
         app.include_router(router)
     app.include_router(rtc_router)
     app.include_router(agents_router)
+    install_dashboard(app)  # /admin: HTML pages, outside the OpenAPI document
     app.add_middleware(SecurityHeaders)
     return app

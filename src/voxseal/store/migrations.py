@@ -18,6 +18,7 @@ COMPONENT_SCHEMAS: tuple[str, ...] = (
     "voxseal.audit.schema",
     "voxseal.privacy.schema",
     "voxseal.vault.schema",
+    "voxseal.dashboard.schema",
 )
 
 
