@@ -9,6 +9,7 @@
 // `onKeyUpdate`, so an RTCRtpScriptTransform worker (worker.js) can hold its own copies.
 
 import { sealBundle, SenderKeyInbox } from "./bundle.js";
+import { DATA_METADATA } from "./constants.js";
 import { CryptoError, E2EEError } from "./errors.js";
 import { PublicIdentity } from "./keys.js";
 import { KidLayout, PeerKeyRing, RekeyPolicy, SenderKeySchedule } from "./rekey.js";
@@ -19,8 +20,7 @@ import { b64decode, b64encode, td, te, toBytes } from "./bytes.js";
 /** How long a sealed sender key may wait in transit before the recipient refuses it. */
 export const BUNDLE_LIFETIME = 300;
 export const DEFAULT_SUITE = 4; // AES_128_GCM_SHA256_128, as the Python SDK
-/** SFrame metadata (authenticated, not sent) that keeps data messages apart from audio. */
-export const DATA_METADATA = te.encode("voxseal/data/v1");
+export { DATA_METADATA };
 
 /** A participant announced by the gateway: check its self-signed identity and its did. */
 export function decodeIdentity(participant) {
@@ -41,7 +41,15 @@ function reasonOf(e) {
 }
 
 export class E2EESession {
-  constructor({ identity, room, cipherSuite = DEFAULT_SUITE, policy = new RekeyPolicy(), layout = new KidLayout() }) {
+  /**
+   * `senderInWorker`: our sender key is handed to a worker (onKeyUpdate {type:"sender"}) and
+   * *only* the worker encrypts (media and data, WorkerKeys.sealData); the session's protect()
+   * then refuses. Two independent counters under one key would reuse AES-GCM nonces, so the
+   * sender key is never live in two places. Without it (default) nothing sender-side leaves
+   * the session and protect()/sealData() work here, as in the Python SDK.
+   */
+  constructor({ identity, room, cipherSuite = DEFAULT_SUITE, policy = new RekeyPolicy(), layout = new KidLayout(), senderInWorker = false }) {
+    this.senderInWorker = senderInWorker;
     this.identity = identity;
     this.room = room;
     this.cipherSuite = cipherSuite;
@@ -126,7 +134,7 @@ export class E2EESession {
   /** Updates that recreate the current keys in a freshly started worker. */
   keySnapshot() {
     const out = [];
-    if (this._senderKey) out.push({ ...this._senderKey, baseKey: new Uint8Array(this._senderKey.baseKey) });
+    if (this._senderKey && this.senderInWorker) out.push({ ...this._senderKey, baseKey: new Uint8Array(this._senderKey.baseKey) });
     for (const u of this._peerKeys.values()) out.push({ ...u, baseKey: new Uint8Array(u.baseKey) });
     return out;
   }
@@ -251,6 +259,7 @@ export class E2EESession {
 
   async protect(frame, metadata = new Uint8Array(0)) {
     if (!this.schedule) throw new E2EEError("not joined: no sender key yet");
+    if (this.senderInWorker) throw new E2EEError("the sender key lives in the worker: protect there");
     return this.schedule.sender.protect(frame, metadata);
   }
 
@@ -345,7 +354,7 @@ export class E2EESession {
       // a joiner getting the current key is no new epoch
       this._announced = dist.epoch;
       this._senderKey = { type: "sender", suite: dist.cipherSuite, kid: dist.kid, baseKey: new Uint8Array(dist.baseKey), epoch: dist.epoch };
-      this.#emit({ ...this._senderKey, baseKey: new Uint8Array(dist.baseKey) });
+      if (this.senderInWorker) this.#emit({ ...this._senderKey, baseKey: new Uint8Array(dist.baseKey) });
       out.push({ type: "key_epoch", epoch: dist.epoch });
     }
     return out;

@@ -6,6 +6,8 @@
 // frame that does not authenticate throws (counted in `stats`), never passing ciphertext on.
 
 import { CryptoError, UnknownKey } from "./errors.js";
+import { DATA_METADATA } from "./constants.js";
+import { b64encode, te } from "./bytes.js";
 import { KidLayout } from "./rekey.js";
 import { SFrameReceiver, SFrameSender } from "./sframe.js";
 
@@ -68,6 +70,14 @@ export class WorkerKeys {
     const out = await this.sender.protect(frame, metadata);
     this.stats.protected++;
     return out;
+  }
+
+  /**
+   * A JSON data message sealed with the same sender (and counter) as the media, as the
+   * `payload` of `{type:"data", to, payload}` (what E2EESession.sealData does without a worker).
+   */
+  async sealData(message) {
+    return b64encode(await this.protect(te.encode(JSON.stringify(message)), DATA_METADATA));
   }
 
   /** Decrypt one frame from a peer: `{pid, kid, plaintext}`; throws CryptoError on refusal. */
