@@ -393,7 +393,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--llm-base-url", help="OpenAI-compatible API; key in $VOXSEAL_LLM_API_KEY")
     p.add_argument("--llm-model", default="gpt-4o-mini", help="model name for --llm-base-url")
     p.set_defaults(run=_agent)
+    p = sub.add_parser(
+        "telephony", parents=[common], help="run the phone ingress: Twilio, Vonage, SignalWire"
+    )
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument(
+        "--url", help="the gateway (default: [telephony] gateway_url or public_base_url)"
+    )
+    p.add_argument(
+        "--subject-ids",
+        action="store_true",
+        help="read phone numbers on stdin, print their pseudonymous data subject ids",
+    )
+    p.set_defaults(run=_telephony, wants_stdin=True)
     return parser
+
+
+def _telephony(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    # imported here: the ingress holds SFrame keys (agent zone) and must never load in `serve`
+    from voxseal.telephony.cli import cmd_telephony
+
+    return cmd_telephony(args, out, stdin)
 
 
 def _agent(args: argparse.Namespace, out: TextIO) -> int:
