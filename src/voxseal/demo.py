@@ -9,6 +9,7 @@ until Ctrl-C.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import shutil
@@ -23,6 +24,7 @@ from voxseal.gateway import Gateway
 from voxseal.identity.rbac import Role
 from voxseal.identity.totp import TOTP, b32decode_secret
 from voxseal.privacy.consent import ConsentLedger, Purpose
+from voxseal.web import enable_demo_calls
 
 DEMO_ADMIN = "demo-admin"
 DEMO_BACKEND = "demo-backend"
@@ -102,6 +104,36 @@ def start_agent(settings: Settings, ca: Path | None, out: TextIO) -> subprocess.
     return subprocess.Popen(cmd)
 
 
+def call_page_url(settings: Settings) -> str:
+    """The browser call page on the address the server listens on (the dev CA covers it)."""
+    host = settings.host
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        ip = None
+    if not host or (ip is not None and ip.is_unspecified):  # listening everywhere: loopback
+        host = "127.0.0.1"
+    elif ip is not None and ip.version == 6:
+        host = f"[{host}]"
+    return f"https://{host}:{settings.port}/call"
+
+
+def print_call_page(settings: Settings, ca: Path | None, out: TextIO) -> None:
+    print("Call the AI agent from your browser (microphone, end-to-end encrypted):", file=out)
+    print(f"  {call_page_url(settings)}", file=out)
+    if ca is not None:
+        print(
+            f"  First trust the development CA {ca} (name-constrained to localhost and 127.0.0.1,\n"
+            "  so it cannot vouch for any other site):\n"
+            "    Chromium: Settings > Privacy and security > Security > Manage certificates >\n"
+            "      Authorities > Import, tick 'Trust this certificate for identifying websites'\n"
+            "    Firefox:  Settings > Privacy & Security > Certificates > View Certificates >\n"
+            "      Authorities > Import, tick 'Trust this CA to identify websites'",
+            file=out,
+        )
+    print(file=out)
+
+
 def run_demo(settings: Settings, out: TextIO) -> int:
     from voxseal.signaling.app import create_app
     from voxseal.signaling.server import resolve_certificates, serve
@@ -132,9 +164,13 @@ def run_demo(settings: Settings, out: TextIO) -> int:
     )
     print(f"  (or --wav FILE.wav; the agent answers data subject {DEMO_SUBJECT!r})\n", file=out)
     agent = start_agent(settings, certs.dev_ca, out)
+    print_call_page(settings, certs.dev_ca, out)
+    app = create_app(gw)
+    # the page's "Start a demo call" button: mints as demo-backend, for the consented subject
+    enable_demo_calls(app, backend=DEMO_BACKEND, subject=DEMO_SUBJECT)
     print(f"voxseal demo: serving {base} (TLS 1.3 only); Ctrl-C stops", file=out, flush=True)
     try:
-        serve(create_app(gw), settings, certs)
+        serve(app, settings, certs)
     finally:
         if agent is not None:
             agent.terminate()

@@ -15,7 +15,14 @@ from voxseal.identity.rbac import ROLE_PERMISSIONS, Permission, Role
 from voxseal.signaling.routes import endpoint_permissions
 
 #: endpoints anyone may call (they authenticate the caller themselves, or expose nothing)
-PUBLIC = {("GET", "/healthz"), ("POST", "/v1/auth/login"), ("POST", "/v1/auth/mfa")}
+PUBLIC = {
+    ("GET", "/healthz"),
+    ("POST", "/v1/auth/login"),
+    ("POST", "/v1/auth/mfa"),
+    # the browser call page and its built assets (no credential: the token stays in the page)
+    ("GET", "/call"),
+    ("GET", "/static/call/{name}"),
+}
 #: endpoints any authenticated principal may call, about itself only
 SELF = {("GET", "/v1/auth/me"), ("POST", "/v1/auth/logout")}
 

@@ -32,6 +32,18 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"cache-control", b"no-store"),
 )
 
+#: browser pages (path -> CSP): their own scripts, styles and workers only, nothing inline, no
+#: other origin; DOM sinks need Trusted Types (the call page creates one policy, for its worker)
+PAGE_POLICIES: dict[str, bytes] = {
+    "/call": b"default-src 'none'; script-src 'self'; worker-src 'self'; style-src 'self'; "
+    b"connect-src 'self'; img-src 'self'; media-src 'self'; base-uri 'none'; "
+    b"form-action 'self'; frame-ancestors 'none'; require-trusted-types-for 'script'; "
+    b"trusted-types voxseal-call",
+}
+#: content-addressed assets (the name carries the content hash): cacheable for a year
+STATIC_PREFIX = "/static/"
+STATIC_CACHE = b"public, max-age=31536000, immutable"
+
 REQUEST_ID_HEADER = b"x-request-id"
 _VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._-]{8,64}$")
 
@@ -39,6 +51,16 @@ _VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._-]{8,64}$")
 def correlation_id(scope: Scope) -> str:
     """The request's correlation id (set by :class:`SecurityHeaders`)."""
     return str(scope.get("state", {}).get("correlation_id", ""))
+
+
+def _headers_for(path: str, status: int) -> tuple[tuple[bytes, bytes], ...]:
+    """The API's headers, with a page's CSP or a static asset's caching where they apply."""
+    csp = PAGE_POLICIES.get(path)
+    cache = STATIC_CACHE if path.startswith(STATIC_PREFIX) and status in (200, 304) else None
+    if csp is None and cache is None:
+        return SECURITY_HEADERS
+    replaced = {b"content-security-policy": csp, b"cache-control": cache}
+    return tuple((k, replaced.get(k) or v) for k, v in SECURITY_HEADERS)
 
 
 class SecurityHeaders:
@@ -62,6 +84,8 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        path = str(scope.get("path", ""))
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = [
@@ -69,7 +93,7 @@ class SecurityHeaders:
                     for k, v in message.get("headers", [])
                     if k.lower() not in {h for h, _ in SECURITY_HEADERS}
                 ]
-                headers.extend(SECURITY_HEADERS)
+                headers.extend(_headers_for(path, message["status"]))
                 headers.append((REQUEST_ID_HEADER, rid.encode()))
                 message["headers"] = headers
             await send(message)

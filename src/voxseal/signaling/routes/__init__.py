@@ -8,6 +8,7 @@ from fastapi.routing import APIRoute
 
 from voxseal.identity.rbac import Permission
 from voxseal.signaling.routes import audit, auth, consents, ops, rooms, users, vault
+from voxseal.web import router as web_router
 
 ROUTERS: tuple[APIRouter, ...] = (
     ops.router,
@@ -17,6 +18,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     audit.router,
     consents.router,
     vault.router,
+    web_router,
 )
 
 
