@@ -66,6 +66,7 @@ export class WorkerKeys {
 
   /** Encrypt one encoded frame with our current sender key. */
   async protect(frame, metadata) {
+    await this._queue; // a key update posted before this frame applies first
     if (!this.sender) throw new UnknownKey(-1);
     const out = await this.sender.protect(frame, metadata);
     this.stats.protected++;
@@ -83,6 +84,7 @@ export class WorkerKeys {
   /** Decrypt one frame from a peer: `{pid, kid, plaintext}`; throws CryptoError on refusal. */
   async unprotect(frame, metadata) {
     try {
+      await this._queue;
       if (!this.receiver) throw new UnknownKey(-1);
       const { kid, plaintext } = await this.receiver.unprotectFrame(frame, metadata);
       this.stats.decrypted++;
