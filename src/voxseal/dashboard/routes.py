@@ -263,20 +263,30 @@ def page(permission: Permission | None = None) -> Callable[..., Any]:
     return guard
 
 
+def dashboard_routes() -> set[tuple[str, str]]:
+    """Every ``(method, path)`` the dashboard serves."""
+    return {
+        (method, route.path)  # type: ignore[attr-defined]
+        for route in router.routes
+        for method in getattr(route, "methods", ())
+    }
+
+
 def page_permissions() -> dict[tuple[str, str], Permission | None]:
-    """``(method, path) -> permission`` of every dashboard route (None: any signed-in viewer,
-    or public when the route has no guard at all; see :data:`PUBLIC_PAGES`)."""
+    """``(method, path) -> permission`` of every route behind the session guard (None: any
+    signed-in viewer). Routes without the guard are absent: they must be in
+    :data:`PUBLIC_PAGES`, which a test checks."""
     table: dict[tuple[str, str], Permission | None] = {}
     for route in router.routes:
         dependant = getattr(route, "dependant", None)
-        if dependant is None:
-            continue
-        found = None
-        for dep in dependant.dependencies:
-            if hasattr(dep.call, "required_permission"):
-                found = dep.call.required_permission
-        for method in route.methods:  # type: ignore[attr-defined]
-            table[(method, route.path)] = found  # type: ignore[attr-defined]
+        guards = [
+            d.call
+            for d in (dependant.dependencies if dependant else ())
+            if hasattr(d.call, "required_permission")
+        ]
+        if guards:
+            for method in route.methods:  # type: ignore[attr-defined]
+                table[(method, route.path)] = guards[0].required_permission  # type: ignore[attr-defined]
     return table
 
 
