@@ -604,7 +604,13 @@ def test_frames_cross_both_ways_with_same_refusals(page: Any, suite: int) -> Non
         chunk = order[i : i + 8]
         rnd.shuffle(chunk)
         order[i : i + 8] = chunk
+    # two frames held back to the window's edge: CTR top-127 is still accepted, top-128 is not
+    top = len(sent) - 1
+    edge_in, edge_out = top - 127, top - 128
+    order = [i for i in order if i not in (edge_in, edge_out)]
+    assert order[-1] == top  # the newest frame arrives before the held-back ones
     seq: list[tuple[bytes, bytes]] = [sent[i] for i in order]
+    seq += [sent[edge_in], sent[edge_out]]
     fresh1 = tx.protect(b"fresh one")
     fresh2 = tx.protect(b"fresh two")
     forged = bytearray(fresh1)
@@ -654,8 +660,10 @@ def test_frames_cross_both_ways_with_same_refusals(page: Any, suite: int) -> Non
     expected = py_run()
     assert got == expected
     all_payloads = payloads * 5
-    assert expected[: len(sent)] == [all_payloads[i].hex() for i in order]
-    assert expected[len(sent) :] == [
+    assert expected[: len(order)] == [all_payloads[i].hex() for i in order]
+    assert expected[len(order) :] == [
+        all_payloads[edge_in].hex(),
+        "sframe_replay",  # too old: exactly one past the 128-frame window
         "sframe_replay",
         "sframe_replay",
         "sframe_auth_failed",
