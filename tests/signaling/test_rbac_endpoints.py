@@ -9,9 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.signaling.conftest import RunningGateway
+from tests.dashboard.helpers import Viewer, new_person, to_login
+from tests.signaling.conftest import PASSWORD, RunningGateway
 
-from voxseal.identity.rbac import ROLE_PERMISSIONS, Permission, Role
+from voxseal.dashboard.routes import PUBLIC_PAGES, dashboard_routes, page_permissions
+from voxseal.identity.rbac import HUMAN_ROLES, ROLE_PERMISSIONS, Permission, Role
 from voxseal.signaling.routes import endpoint_permissions
 
 #: endpoints anyone may call (they authenticate the caller themselves, or expose nothing)
@@ -154,3 +156,113 @@ def test_the_app_serves_exactly_the_mapped_routes(gateway_server: RunningGateway
             for method in ops
         }
     assert served == set(_routes())
+
+
+# -- the dashboard (/admin) ----------------------------------------------------------------
+# Its pages take a browser session (cookie + CSRF token), not a bearer credential, so they are
+# walked here with their own table; the permission of each page is read from the dashboard's
+# routes, which take it from the API endpoint the page presents.
+
+#: a request for each guarded dashboard page, valid when the viewer is allowed (a form for POST)
+DASHBOARD_REQUESTS: dict[tuple[str, str], dict[str, Any]] = {
+    ("GET", "/admin"): {},
+    ("GET", "/admin/rooms"): {},
+    ("GET", "/admin/rooms/{room}"): {"path": {"room": "no-such-room"}},
+    ("POST", "/admin/rooms/{room}/remove"): {
+        "path": {"room": "no-such-room"},
+        "form": {"identity": "nobody"},
+    },
+    ("GET", "/admin/audit"): {},
+    ("GET", "/admin/consents"): {"query": {"subject": "rbac-subject"}},
+    ("GET", "/admin/users"): {},
+    ("POST", "/admin/users"): {
+        "form": {"name": "{fresh}", "kind": "human", "roles": ["caller"], "password": PASSWORD}
+    },
+    ("POST", "/admin/users/{name}/roles"): {
+        "path": {"name": "rbac-target"},
+        "form": {"roles": ["caller"]},
+    },
+    ("POST", "/admin/users/{name}/disabled"): {
+        "path": {"name": "rbac-target"},
+        "form": {"disabled": "false"},
+    },
+}
+#: any signed-in viewer; logout ends the session, so the walk does it last
+DASHBOARD_SELF = {("GET", "/admin"), ("POST", "/admin/logout")}
+#: people who can hold a dashboard session (service accounts cannot: no password, no TOTP)
+DASHBOARD_ROLES = [r for r in Role if r in HUMAN_ROLES]
+
+
+def _dashboard_request(v: Viewer, method: str, path: str, fresh: str, csrf: bool) -> Any:
+    spec = DASHBOARD_REQUESTS.get((method, path), {})
+    url = path.format(**spec.get("path", {}))
+    if method == "GET":
+        return v.get(url, params=spec.get("query"))
+    form = dict(spec.get("form", {}))
+    if form.get("name") == "{fresh}":
+        form["name"] = fresh
+    return v.post(url, form, csrf=True if csrf else None)
+
+
+def test_every_dashboard_page_is_guarded_or_public() -> None:
+    guarded = page_permissions()
+    assert set(guarded) | PUBLIC_PAGES == dashboard_routes()
+    assert not set(guarded) & PUBLIC_PAGES
+    for key, permission in guarded.items():
+        if key in DASHBOARD_SELF:
+            assert permission is None, key
+        else:
+            assert permission is not None, f"{key} has no permission check"
+            assert key in DASHBOARD_REQUESTS, f"{key} is not exercised by the role walk"
+    assert set(DASHBOARD_REQUESTS) <= set(guarded)
+
+
+@pytest.mark.parametrize("role", DASHBOARD_ROLES, ids=lambda r: r.value)
+def test_role_against_every_dashboard_page(
+    gateway_server: RunningGateway, credentials: dict[Role, str], role: Role
+) -> None:
+    name = new_person(gateway_server, f"rbac-dash-{role.value}", {role})
+    outcomes = {}
+    with Viewer(gateway_server).signed_in(name) as v:
+        for n, ((method, path), permission) in enumerate(
+            sorted(page_permissions().items(), key=str)
+        ):
+            if (method, path) == ("POST", "/admin/logout"):
+                continue
+            r = _dashboard_request(v, method, path, f"dash-fresh-{role.value}-{n}", csrf=True)
+            outcomes[(method, path)] = r.status_code
+            assert not to_login(r), (role, method, path)
+            if permission is None or permission in ROLE_PERMISSIONS[role]:
+                assert r.status_code not in (401, 403), (role, method, path, r.text)
+                assert r.status_code < 500, (role, method, path, r.text)
+            else:
+                assert r.status_code == 403, (role, method, path, r.status_code)
+                assert "Not allowed" in r.text and permission.value in r.text
+        assert to_login(v.post("/admin/logout"))
+        assert to_login(v.get("/admin"))
+    assert outcomes
+
+
+def test_unauthenticated_dashboard_goes_to_login(
+    gateway_server: RunningGateway, credentials: dict[Role, str]
+) -> None:
+    with Viewer(gateway_server) as v:
+        for n, (method, path) in enumerate(sorted(page_permissions())):
+            r = _dashboard_request(v, method, path, f"dash-anon-{n}", csrf=False)
+            assert to_login(r), (method, path, r.status_code)
+            # an API credential is no dashboard session
+            r = v.get("/admin", headers={"authorization": f"Bearer {credentials[Role.ADMIN]}"})
+            assert to_login(r)
+        assert v.get("/admin/login").status_code == 200
+        assert v.get("/admin/static/dashboard.css").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "role", [r for r in Role if r not in DASHBOARD_ROLES], ids=lambda r: r.value
+)
+def test_service_accounts_get_no_dashboard_session(
+    gateway_server: RunningGateway, credentials: dict[Role, str], role: Role
+) -> None:
+    with Viewer(gateway_server) as v:
+        r = v.login(f"rbac-{role.value}", password=PASSWORD, code="000000")
+        assert r.status_code == 401 and v.session_cookie is None
