@@ -118,6 +118,11 @@ def test_login_sets_a_host_only_strict_session_cookie(gw: RunningGateway) -> Non
         csp = home.headers["content-security-policy"]
         assert "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
         assert "unsafe-eval" not in csp
+        directives = {d.split()[0]: d.split()[1:] for d in csp.split("; ")}
+        assert directives["default-src"] == ["'none'"] and "script-src" not in directives
+        assert directives["style-src"] == ["'self'"] and directives["form-action"] == ["'self'"]
+        # the API keeps its own policy
+        assert v.get("/healthz").headers["content-security-policy"] != csp
         for path in ("/admin", "/admin/rooms", "/admin/audit", "/admin/users", "/admin/consents"):
             assert_accessible_and_scriptless(v.get(path).text)
     rows = audit_rows(gw, "dashboard.login")

@@ -567,6 +567,7 @@ async def room_page(
         room=room,
         sessions=stats["sessions"],
         can_remove=viewer.can(ROOMS_REMOVE),
+        can_audit=viewer.can(AUDIT_READ),
     )
 
 
