@@ -198,7 +198,13 @@ class Call {
     for (const p of joined.participants) this.participants.set(p.id, p);
     setText("room", joined.room);
     setText("connection", "joined; setting up encrypted media…");
-    this.session = new E2EESession({ identity: this.identity, room: joined.room });
+    // the worker holds our sender key and is the only place that encrypts with it: one
+    // counter per key, so AES-GCM nonces can never repeat between page and worker
+    this.session = new E2EESession({
+      identity: this.identity,
+      room: joined.room,
+      senderInWorker: true,
+    });
     this.session.onKeyUpdate = (update) => this.worker.postMessage({ keys: update });
     // media first (transforms attached, nothing negotiated yet), then keys, then the offer
     this.setUpMedia();
@@ -383,6 +389,9 @@ class Call {
     received.textContent = `${r.decrypted} / ${refused}`;
     received.dataset.decrypted = r.decrypted;
     received.dataset.refused = refused;
+    received.dataset.authFailures = r.auth_failures;
+    received.dataset.unknownKey = r.unknown_key;
+    received.dataset.malformed = r.malformed;
     this.render();
   }
 
@@ -431,7 +440,9 @@ class Call {
       if (sn) {
         const digits = element("p", sn.digits, "safety-digits");
         digits.setAttribute("aria-label", `safety number ${sn.digits}`);
-        li.append(digits, element("p", sn.emojiString, "safety-emoji"));
+        const emoji = element("p", sn.emojiString, "safety-emoji");
+        if (Array.isArray(sn.emojiNames)) emoji.setAttribute("aria-label", sn.emojiNames.join(", "));
+        li.append(digits, emoji);
       } else if (info.keyed && !this.safetyPending.has(id)) {
         this.safetyPending.add(id);
         // sync today, async in the README: accept either
@@ -531,6 +542,14 @@ $("token-form").addEventListener("submit", (e) => {
 if (demoMode) {
   $("demo-call").addEventListener("click", async () => {
     clearProblems();
+    const support = encodedTransformSupport();
+    if (!support.ok) {
+      // not even a token is minted (nor an agent sent) for a call this browser cannot encrypt
+      show("in-call");
+      e2ee("off", support.why);
+      problem(`Not started: ${support.why}.`);
+      return;
+    }
     $("demo-call").disabled = true;
     try {
       const r = await fetch("/v1/demo/call", {
