@@ -124,6 +124,7 @@ export function decodeBundle(data) {
     roomId: r.text(1),
     sender: r.text(1),
     recipient: r.text(1),
+    contextEnd: r.pos,
     sealed: r.chunk(2),
     signature: r.chunk(2),
   };
@@ -137,8 +138,11 @@ export function decodeBundle(data) {
   const keyLen = bundle.sealed.length - CIPHERTEXT_SIZE - AEAD_TAG;
   if (keyLen < MIN_BASE_KEY || keyLen > MAX_BASE_KEY) throw new MalformedBundle("sealed key has the wrong length");
   if (!bundle.roomId || !bundle.sender || !bundle.recipient) throw new MalformedBundle("empty room or participant");
-  bundle.contextBytes = d.slice(0, fixed.length + 3 + te.encode(bundle.roomId).length + te.encode(bundle.sender).length + te.encode(bundle.recipient).length);
-  bundle.signedBytes = concat(bundle.contextBytes, long(bundle.sealed));
+  // what HPKE info binds (every byte before `sealed`) and what the signature covers (every
+  // byte before `signature`), taken from the input itself
+  bundle.contextBytes = d.slice(0, bundle.contextEnd);
+  bundle.signedBytes = d.slice(0, d.length - 2 - bundle.signature.length);
+  delete bundle.contextEnd;
   return bundle;
 }
 
