@@ -6,8 +6,9 @@
 // identity document is byte-identical to Python's and self-signed, so the gateway cannot swap
 // the KEM key under a genuine signing key.
 //
-// Ed25519 is @noble/curves with strict RFC 8032 verification (zip215: false), matching OpenSSL
-// under Python's `cryptography`; ML-DSA-65 is @noble/post-quantum (FIPS 204, empty context, the
+// Ed25519 is @noble/curves with strict RFC 8032 verification (zip215: false): like OpenSSL under
+// Python's `cryptography` it refuses S >= L, and unlike it also small-order and non-canonical
+// public keys (never an honest key); ML-DSA-65 is @noble/post-quantum (FIPS 204, empty context, the
 // 32-byte seed form Python stores); X-Wing keys come from @hpke/hybridkem-x-wing (seed ->
 // SHAKE-256 -> ML-KEM-768 d||z and X25519 scalar, as in the X-Wing draft Python implements).
 
