@@ -13,7 +13,7 @@ import pytest
 
 from tests.dashboard.helpers import Viewer, csrf_in, new_person, to_login
 from tests.signaling.conftest import PASSWORD, RunningGateway, start_gateway
-from voxseal.dashboard.routes import GENERIC_LOGIN_FAILURE, SESSION_COOKIE
+from voxseal.dashboard.routes import GENERIC_LOGIN_FAILURE, LOGIN_COOKIE, SESSION_COOKIE
 from voxseal.identity.rbac import Role
 
 
@@ -398,3 +398,49 @@ def test_service_accounts_and_totp_less_humans_cannot_sign_in(gw: RunningGateway
         assert v.session_cookie is None
     reasons = [r["details"].get("reason") for r in audit_rows(gw, "dashboard.login")]
     assert "mfa_required" in reasons
+
+
+def test_signing_in_again_replaces_the_session(gw: RunningGateway) -> None:
+    name = new_person(gw, "dash-relogin", {Role.AUDITOR})
+    with Viewer(gw).signed_in(name) as v, Viewer(gw) as tab:
+        first = v.session_cookie
+        assert first and to_login(v.get("/admin/login")) is False  # signed in: no login form
+        form = tab.get("/admin/login")  # a login form opened elsewhere, submitted signed in
+        login_cookie = tab.http.cookies.get(LOGIN_COOKIE)
+        r = v.http.post(
+            "/admin/login",
+            data={
+                "username": name,
+                "password": PASSWORD,
+                "code": v.code(name),
+                "csrf_token": csrf_in(form.text),
+            },
+            headers={"cookie": f"{LOGIN_COOKIE}={login_cookie}; {SESSION_COOKIE}={first}"},
+        )
+        assert r.status_code == 303
+        second = r.cookies.get(SESSION_COOKIE)
+        assert second and second != first
+        assert to_login(v.get("/admin", headers={"cookie": f"{SESSION_COOKIE}={first}"}))
+        assert v.get("/admin", headers={"cookie": f"{SESSION_COOKIE}={second}"}).status_code == 200
+
+
+def test_repeated_failures_lock_the_account_without_naming_a_factor(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    g = start_gateway(
+        tmp_path_factory.mktemp("dash-lock") / "data",
+        extra_env={"VOXSEAL_LOCKOUT_THRESHOLD": "2", "VOXSEAL_LOCKOUT_IP_THRESHOLD": "1000"},
+    )
+    try:
+        name = new_person(g, "dash-locked", {Role.ADMIN})
+        with Viewer(g) as v:
+            for _ in range(2):
+                assert v.login(name, code="000000").status_code == 401
+            r = v.login(name)  # now even the right password and code wait
+            assert r.status_code == 429 and "Too many failed attempts" in r.text
+            assert "code" not in r.text.split("Too many failed attempts")[1].split("</p>")[0]
+            assert v.session_cookie is None
+        locked = [x for x in audit_rows(g, "dashboard.login") if x["outcome"] == "denied"]
+        assert locked and locked[-1]["details"]["reason"] == "locked_out"
+    finally:
+        g.stop()

@@ -405,6 +405,7 @@ async def login_submit(request: Request) -> Response:
     gw: Gateway = gateway(request)
     ip, rid = source_ip(request), correlation_id(request.scope)
     pre = request.cookies.get(LOGIN_COOKIE)
+    previous = request.cookies.get(SESSION_COOKIE)
     token = form.get(CSRF_FIELD)
     if (
         not pre
@@ -450,6 +451,8 @@ async def login_submit(request: Request) -> Response:
             return exc
         # a browser session never needs the bearer token the login produced
         gw.tokens.revoke(issued.claims)  # type: ignore[arg-type]
+        if previous:  # signing in again replaces, never adds to, this browser's session
+            sessions(request).revoke(previous)
         principal = gw.directory.get(result.principal.name)
         roles = principal.roles & issued.claims.roles  # type: ignore[union-attr]
         cookie, session = sessions(request).create(principal.name, roles, ip)
