@@ -511,7 +511,6 @@ async function begin(token) {
     return;
   }
   current = new Call(token, support);
-  window.voxsealCall = current; // for the console: state only, no key material on it
   try {
     await current.start();
   } catch (err) {
