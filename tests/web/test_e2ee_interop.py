@@ -944,3 +944,50 @@ def test_two_party_session_python_and_browser(
     assert got["out"] == [{"type": "key_epoch", "epoch": 3}]
     assert got["late"] == "sframe_unknown_key"
     assert got["state"]["reason"] == "alone" and got["state"]["peers"] == {}
+
+
+def test_page_mode_session_with_a_hybrid_browser_identity(
+    page: Any, browser_ids: dict[str, PublicIdentity], py_ids: dict[str, Identity]
+) -> None:
+    """Without a worker the session encrypts itself (as the Python SDK does); here the browser
+    signs with Ed25519 + ML-DSA-65 and Python verifies both halves, suite 5 on both sides."""
+    py = py_ids["py"]
+    agent = _participant("a1", 3, "agent", py.public)
+    caller = _participant("c1", 4, "caller", browser_ids["jsPq"])
+    session = E2EESession(py, "room-page-mode", cipher_suite=5)
+    session.joined(agent, [], now=time.time())
+    out = js(
+        page,
+        """
+        window.pageSession = new E2EE.E2EESession({ identity: ids.jsPq, room: "room-page-mode", cipherSuite: 5 });
+        pageSession.onKeyUpdate = (u) => { if (u.type === "sender") throw new Error("sender key left the session"); };
+        return await pageSession.joined(a.me, [a.agent], { now: a.now });
+        """,
+        {"me": caller, "agent": agent, "now": time.time()},
+    )
+    reply = [o.message for o in session.participant_joined(caller, now=time.time())]
+    session.received("c1", out[0]["payload"], now=time.time())
+    got = js(
+        page,
+        """
+        await pageSession.handle({ type: "e2ee", from: "a1", payload: a.key }, { now: a.now });
+        const data = (await pageSession.handle({ type: "data", from: "a1", payload: a.data }, { now: a.now })).event;
+        const sent = await pageSession.sendData({ reply: "ok" });
+        const frame = X(await pageSession.protect(H("abcd")));
+        const sn = pageSession.safetyNumber("a1");
+        return { data, sent, frame, sn: [sn.digits, sn.emojiString], state: pageSession.state() };
+        """,
+        {
+            "key": reply[0]["payload"],
+            "data": base64.b64encode(session.protect(b'{"n": 5}', DATA_METADATA)).decode(),
+            "now": time.time(),
+        },
+    )
+    assert got["data"]["data"] == {"n": 5} and got["data"]["from"] == "a1"
+    assert got["state"]["reason"] == "keyed" and got["state"]["cipher_suite"] == 5
+    assert [m["to"] for m in got["sent"]] == ["a1"]
+    pid, plain = session.unprotect(base64.b64decode(got["sent"][0]["payload"]), DATA_METADATA)
+    assert (pid, json.loads(plain)) == ("c1", {"reply": "ok"})
+    assert session.unprotect(bytes.fromhex(got["frame"])) == ("c1", bytes.fromhex("abcd"))
+    sn = session.safety_number("c1")
+    assert got["sn"] == [sn.digits, sn.emoji_string]
