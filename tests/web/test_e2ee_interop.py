@@ -100,6 +100,11 @@ onmessage = async (e) => {
 };
 """
 
+PAGE_LIB = """
+export * from "./src/e2ee/index.js";
+export { xwing } from "./src/e2ee/keys.js";
+"""
+
 WORKER_LIB = """
 export { WorkerKeys } from "./src/e2ee/worker.js";
 export { fromHex, toHex } from "./src/e2ee/bytes.js";
@@ -109,14 +114,16 @@ export { fromHex, toHex } from "./src/e2ee/bytes.js";
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     out = tmp_path_factory.mktemp("e2ee-site")
-    build_bundle(WEB_DIR / "src" / "e2ee" / "index.js", out, name="e2ee.js")
-    # The worker gets its own small bundle (worker.js imports no HPKE / signature code).
-    entry = WEB_DIR / f".test-worker-entry-{os.getpid()}.js"
-    entry.write_text(WORKER_LIB)
-    try:
-        build_bundle(entry, out, name="e2ee_worker.js")
-    finally:
-        entry.unlink()
+    # The page gets the public API (plus the X-Wing KEM object, for the draft's vectors); the
+    # worker its own small bundle (worker.js imports no HPKE / signature code). The entries are
+    # written into web/ so esbuild resolves web/node_modules, and removed right after.
+    for name, source in (("e2ee.js", PAGE_LIB), ("e2ee_worker.js", WORKER_LIB)):
+        entry = WEB_DIR / f".test-entry-{os.getpid()}-{name}"
+        entry.write_text(source)
+        try:
+            build_bundle(entry, out, name=name)
+        finally:
+            entry.unlink()
     (out / "worker_entry.js").write_text(WORKER)
     (out / "index.html").write_text(PAGE)
     with serve_directory(out) as url:
@@ -237,6 +244,32 @@ def test_degenerate_ed25519_identity_refused(page: Any, py_ids: dict[str, Identi
     doc = bytes((1, 0)) + identity_point + kem + identity_point + bytes(32)
     reason = js(page, "return reasonOf(() => E2EE.PublicIdentity.decode(H(a)));", doc.hex())
     assert reason == "bad_signature"
+
+
+def test_browser_xwing_is_the_drafts_xwing(page: Any) -> None:
+    """The official X-Wing vectors in the browser's KEM, including the encapsulation side that
+    Python's ``cryptography`` cannot run derandomised (tests/crypto/test_xwing.py): key
+    generation from the seed, EncapsulateDerand(pk, eseed) -> (ct, ss), Decapsulate -> ss."""
+    vectors = load_vectors("xwing-draft-connolly-cfrg-xwing-kem.json")
+    assert len(vectors) >= 3
+    got = js(
+        page,
+        """
+        const out = [];
+        for (const v of a) {
+          const kp = await E2EE.xwing.generateKeyPairDerand(H(v.seed));
+          const pk = X(new Uint8Array(await E2EE.xwing.serializePublicKey(kp.publicKey)));
+          const e = await E2EE.xwing.encap({ recipientPublicKey: kp.publicKey, ekm: H(v.eseed) });
+          const ss = await E2EE.xwing.decap({ enc: H(v.ct), recipientKey: kp.privateKey });
+          out.push({ pk, ct: X(new Uint8Array(e.enc)), ssEnc: X(new Uint8Array(e.sharedSecret)),
+                     ssDec: X(new Uint8Array(ss)), id: E2EE.xwing.id });
+        }
+        return out;
+        """,
+        vectors,
+    )
+    for v, g in zip(vectors, got, strict=True):
+        assert g == {"pk": v["pk"], "ct": v["ct"], "ssEnc": v["ss"], "ssDec": v["ss"], "id": 0x647A}
 
 
 # --- (a) bundles both ways -------------------------------------------------------------------
