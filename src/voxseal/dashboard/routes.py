@@ -220,7 +220,7 @@ def _resolve(request: Request) -> Viewer:
     return Viewer(session, who)
 
 
-async def _same_origin(request: Request) -> bool:
+def _same_origin(request: Request) -> bool:
     """Fetch metadata and Origin, when the browser sends them, must name this origin."""
     site = request.headers.get("sec-fetch-site")
     if site is not None and site != "same-origin":
@@ -242,7 +242,7 @@ def page(permission: Permission | None = None) -> Callable[..., Any]:
         if request.method == "POST":
             form = await request.form()
             token = form.get(CSRF_FIELD)
-            if not await _same_origin(request) or not tokens_match(
+            if not _same_origin(request) or not tokens_match(
                 viewer.csrf, token if isinstance(token, str) else None
             ):
                 raise PageRefused(
@@ -409,7 +409,7 @@ async def login_submit(request: Request) -> Response:
     token = form.get(CSRF_FIELD)
     if (
         not pre
-        or not await _same_origin(request)
+        or not _same_origin(request)
         or not tokens_match(login_csrf_for(pre), token if isinstance(token, str) else None)
     ):
         await run_in_threadpool(
