@@ -13,7 +13,12 @@ import pytest
 
 from tests.dashboard.helpers import Viewer, csrf_in, new_person, to_login
 from tests.signaling.conftest import PASSWORD, RunningGateway, start_gateway
-from voxseal.dashboard.routes import GENERIC_LOGIN_FAILURE, LOGIN_COOKIE, SESSION_COOKIE
+from voxseal.dashboard.routes import (
+    GENERIC_LOGIN_FAILURE,
+    LOGIN_COOKIE,
+    SESSION_COOKIE,
+    page_permissions,
+)
 from voxseal.identity.rbac import Role
 
 
@@ -112,6 +117,7 @@ def test_login_sets_a_host_only_strict_session_cookie(gw: RunningGateway) -> Non
         assert "secure" in attrs and "httponly" in attrs
         assert "domain" not in attrs and "max-age" not in attrs and "expires" not in attrs
         home = v.get("/admin")
+        assert v.session_cookie and v.session_cookie not in home.text  # the page never has it
         assert home.status_code == 200 and "Signed in as <strong>dash-admin-cookie</strong>" in (
             home.text
         )
@@ -444,3 +450,18 @@ def test_repeated_failures_lock_the_account_without_naming_a_factor(
         assert locked and locked[-1]["details"]["reason"] == "locked_out"
     finally:
         g.stop()
+
+
+def test_every_dashboard_post_refuses_a_missing_csrf_token(gw: RunningGateway) -> None:
+    name = new_person(gw, "dash-admin-every-post", {Role.ADMIN})
+    posts = sorted(path for method, path in page_permissions() if method == "POST")
+    assert "/admin/logout" in posts and len(posts) >= 4
+    with Viewer(gw).signed_in(name) as v:
+        for path in posts:
+            url = path.format(room="some-room", name="dash-admin-every-post")
+            for csrf in (None, "wrong"):
+                r = v.post(
+                    url, {"identity": "x", "roles": ["caller"], "disabled": "true"}, csrf=csrf
+                )
+                assert r.status_code == 403 and "current session" in r.text, (path, csrf)
+        assert v.get("/admin").status_code == 200  # still signed in, still enabled
