@@ -160,8 +160,10 @@ def test_wrong_totp_and_wrong_password_fail_alike(gw: RunningGateway) -> None:
         def strip(html: str) -> str:
             return re.sub(r'value="[^"]*"', "", html)
 
-        # the same page whichever factor was wrong (only the echoed username differs)
-        assert strip(bad_totp.text) == strip(bad_password.text)
+        # the same page whichever factor was wrong, or whether the account exists at all;
+        # what was typed is not echoed (passwords end up in the username field too)
+        assert strip(bad_totp.text) == strip(bad_password.text) == strip(unknown.text)
+        assert name not in bad_totp.text and "nobody-here" not in unknown.text
         for r in (bad_totp, bad_password, unknown):
             assert good not in r.text and wrong_code not in r.text and PASSWORD not in r.text
         assert to_login(v.get("/admin"))

@@ -367,9 +367,7 @@ def stylesheet(name: str) -> Response:
 # -- login and logout --------------------------------------------------------------------------
 
 
-def _login_form(
-    request: Request, *, status: int = 200, error: str | None = None, username: str = ""
-) -> Response:
+def _login_form(request: Request, *, status: int = 200, error: str | None = None) -> Response:
     cookie = new_cookie_value()
     ended = request.query_params.get("ended") == "1" and error is None
     response = _render(
@@ -380,7 +378,6 @@ def _login_form(
         title="Sign in",
         login_csrf=login_csrf_for(cookie),
         error=error,
-        username=username,
         ended=ended,
     )
     _set(response, LOGIN_COOKIE, cookie, max_age=LOGIN_FORM_TTL)
@@ -423,7 +420,6 @@ async def login_submit(request: Request) -> Response:
     username = _field(form, "username", 128)
     password = _field(form, "password", 1024)
     code = _field(form, "code", 64)
-    shown_name = username if username and username.isprintable() else ""
 
     def attempt() -> tuple[str, frozenset[Role], str] | VoxsealError:
         if username is None or password is None or code is None:
@@ -474,10 +470,10 @@ async def login_submit(request: Request) -> Response:
             request,
             status=429,
             error=f"Too many failed attempts. Try again in {max(1, round(outcome.retry_after))} s.",
-            username=shown_name,
         )
     if isinstance(outcome, VoxsealError):
-        return _login_form(request, status=401, error=GENERIC_LOGIN_FAILURE, username=shown_name)
+        # the typed username is not echoed back: people type passwords into that field too
+        return _login_form(request, status=401, error=GENERIC_LOGIN_FAILURE)
     cookie, _roles, _handle = outcome
     response = _redirect(PREFIX)
     _set(response, SESSION_COOKIE, cookie)  # a browser-session cookie; the server times it out
