@@ -376,6 +376,47 @@ def test_a_browser_without_encoded_transforms_sends_nothing(
         browser.close()
 
 
+@pytest.mark.browser
+@pytest.mark.slow
+def test_join_with_a_token_in_the_fragment_and_refuse_a_bad_one(
+    demo: DemoGateway, playwright_session: Any, tmp_path: Path
+) -> None:
+    """The non-demo way in: a token from the operator's backend, in ``#token=``."""
+    with demo.client(demo.api_key) as c:
+        minted = c.post(
+            "/v1/rooms/fragment-room/tokens",
+            json={"identity": "visitor", "grants": ["publish", "subscribe"]},
+        )
+        assert minted.status_code == 201, minted.text
+        token = minted.json()["token"]
+    browser = launch_chromium(playwright_session, fake_microphone(caller_wav(tmp_path / "c.wav")))
+    try:
+        context = browser.new_context(ignore_https_errors=True)
+        page = context.new_page()
+        requested: list[str] = []
+        page.on("request", lambda r: requested.append(r.url))
+        page.goto(demo.call_url.replace("/call", f"/call#token={token}"))
+        assert page.input_value("#token") == token
+        assert token not in page.url  # gone from the address bar and history
+        page.get_by_role("button", name="Join with this token").click()
+        state = wait_for(page, lambda s: "alone" in s["reason"], "joined, alone", 20)
+        assert state["room"] == "fragment-room" and state["e2ee"] == "off"
+        assert not any(token in url for url in requested)  # the fragment never left the page
+        page.get_by_role("button", name="Hang up").click()
+
+        # a token the gateway refuses: said plainly, with the close code's meaning
+        bad = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+        page.goto(demo.call_url)
+        page.fill("#token", bad)
+        page.get_by_role("button", name="Join with this token").click()
+        state = wait_for(page, lambda s: "not admitted" in s["connection"], "the refusal", 20)
+        assert "join token" in state["connection"]
+        assert state["e2ee"] == "off"
+        context.close()
+    finally:
+        browser.close()
+
+
 def test_the_page_and_its_assets_over_https(demo: DemoGateway) -> None:
     with demo.client() as c:
         page = c.get("/call")
