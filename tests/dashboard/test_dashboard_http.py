@@ -467,3 +467,20 @@ def test_every_dashboard_post_refuses_a_missing_csrf_token(gw: RunningGateway) -
                 )
                 assert r.status_code == 403 and "current session" in r.text, (path, csrf)
         assert v.get("/admin").status_code == 200  # still signed in, still enabled
+
+
+def test_two_sign_in_tabs_of_one_browser_both_work(gw: RunningGateway) -> None:
+    name = new_person(gw, "dash-two-tabs", {Role.AUDITOR})
+    with Viewer(gw) as v:
+        first_tab = csrf_in(v.get("/admin/login").text)
+        v.get("/admin/login")  # a second tab opened later
+        r = v.http.post(
+            "/admin/login",
+            data={
+                "username": name,
+                "password": PASSWORD,
+                "code": v.code(name),
+                "csrf_token": first_tab,
+            },
+        )
+        assert r.status_code == 303 and v.session_cookie

@@ -367,8 +367,14 @@ def stylesheet(name: str) -> Response:
 # -- login and logout --------------------------------------------------------------------------
 
 
+_LOGIN_COOKIE_VALUE = re.compile(r"^[A-Za-z0-9_-]{43}$")
+
+
 def _login_form(request: Request, *, status: int = 200, error: str | None = None) -> Response:
-    cookie = new_cookie_value()
+    # keep this browser's pre-login cookie while it lasts, so two open sign-in tabs both work
+    cookie = request.cookies.get(LOGIN_COOKIE, "")
+    if not _LOGIN_COOKIE_VALUE.match(cookie):
+        cookie = new_cookie_value()
     ended = request.query_params.get("ended") == "1" and error is None
     response = _render(
         request,
