@@ -208,7 +208,14 @@ class Call {
     this.session.onKeyUpdate = (update) => this.worker.postMessage({ keys: update });
     // media first (transforms attached, nothing negotiated yet), then keys, then the offer
     this.setUpMedia();
-    this.send(await this.session.joined(joined.participant, joined.participants, { now: now() }));
+    try {
+      this.send(await this.session.joined(joined.participant, joined.participants, { now: now() }));
+    } catch (err) {
+      // e.g. a participant announced an unusable or copied identity key: no call without E2EE
+      this.fail(`End-to-end encryption could not start: ${err.message || err}. The call was ended.`);
+      this.hangUp();
+      return;
+    }
     this.negotiate().catch((err) => this.fail(`media negotiation failed: ${err.message || err}`));
     this.timers.push(setInterval(() => this.tick(), POLL_SECONDS * 1000));
     this.timers.push(setInterval(() => this.updateQuality(), QUALITY_SECONDS * 1000));
@@ -276,7 +283,10 @@ class Call {
       audio.autoplay = true;
       audio.srcObject = new MediaStream([e.track]);
       $("remote-audio").append(audio);
-      audio.play().catch(() => problem("Press anywhere on the page to hear the call (autoplay is blocked)."));
+      audio.play().catch(() => {
+        problem("Press anywhere on the page to hear the call (the browser blocked autoplay).");
+        document.addEventListener("click", () => audio.play().catch(() => {}), { once: true });
+      });
     });
     this.pc.addEventListener("connectionstatechange", () => {
       const s = this.pc.connectionState;
@@ -399,6 +409,7 @@ class Call {
     if (this.fatal) return ["failed", this.fatal];
     if (!this.session) return ["off", "joining…"];
     const st = this.session.state();
+    if (st.reason === "failed") return ["failed", st.detail || "end-to-end encryption failed"];
     const peers = Object.entries(st.peers);
     const ws = this.workerStats;
     if (!ws || ws.transforms.receive + ws.transforms.send === 0) {
@@ -483,7 +494,7 @@ class Call {
     this.ended = true;
     this.send([{ type: "leave" }]);
     if (this.ws) this.ws.close(1000);
-    setText("connection", "you left the call");
+    setText("connection", this.fatal ? "ended: end-to-end encryption failed" : "you left the call");
     this.stop();
   }
 
@@ -492,7 +503,7 @@ class Call {
     this.timers = [];
     if (this.mic) for (const t of this.mic.getTracks()) t.stop();
     if (this.pc) this.pc.close();
-    if (this.session) e2ee("off", "the call is over");
+    if (this.session && !this.fatal) e2ee("off", "the call is over");
     if (this.worker) setTimeout(() => this.worker.terminate(), 1500);
   }
 }
