@@ -13,8 +13,10 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.web.conftest import WEB_DIR, require_node
-from voxseal.web.assets import MANIFEST, STATIC_DIR, call_assets
+from voxseal.web.assets import MANIFEST, STATIC_DIR, AssetsMissing, call_assets
 
 REBUILD = "run `npm ci && npm run build` in web/ and commit src/voxseal/web/static/call"
 
@@ -68,3 +70,17 @@ def test_a_rebuild_reproduces_the_committed_assets(tmp_path: Path) -> None:
         assert (out / name).read_bytes() == (STATIC_DIR / "call" / name).read_bytes(), (
             f"{name} differs; {REBUILD}"
         )
+
+
+def test_missing_or_damaged_assets_are_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(AssetsMissing, match="npm run build"):
+        call_assets(tmp_path / "call" / "manifest.json")
+    (tmp_path / "call").mkdir()
+    (tmp_path / "call" / "manifest.json").write_text("{not json")
+    with pytest.raises(AssetsMissing):
+        call_assets(tmp_path / "call" / "manifest.json")
+    m = manifest()
+    (tmp_path / "call" / "manifest.json").write_text(json.dumps(m))  # names files not there
+    with pytest.raises(AssetsMissing, match="main asset") as refused:
+        call_assets(tmp_path / "call" / "manifest.json")
+    assert refused.value.http_status == 503

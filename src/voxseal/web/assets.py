@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from voxseal.errors import ConfigError
+from voxseal.errors import VoxsealError
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 MANIFEST = STATIC_DIR / "call" / "manifest.json"
@@ -30,6 +30,13 @@ CONTENT_TYPES = {
     ".png": "image/png",
     ".ico": "image/x-icon",
 }
+
+
+class AssetsMissing(VoxsealError):
+    """The package was built or installed without the call page's assets (HTTP 503)."""
+
+    reason = "web_assets_missing"
+    http_status = 503
 
 
 @dataclass(frozen=True)
@@ -50,20 +57,21 @@ class CallAssets:
 
 
 @lru_cache(maxsize=1)
-def call_assets() -> CallAssets:
+def call_assets(manifest_path: Path = MANIFEST) -> CallAssets:
     """Read the manifest and every file it names, once (they are small and immutable)."""
+    static_dir = manifest_path.parent.parent
     try:
-        manifest = json.loads(MANIFEST.read_text())
+        manifest = json.loads(manifest_path.read_text())
         entries = manifest["entries"]
         names = {role: str(entries[role]) for role in ("main", "worker", "css")}
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ConfigError(
-            f"the call page's assets are missing or damaged ({MANIFEST}): "
-            "run `npm ci && npm run build` in web/ or reinstall voxseal"
+        raise AssetsMissing(
+            f"the call page's assets are missing or damaged ({manifest_path}): "
+            "run `npm ci && npm run build` in web/, or reinstall voxseal"
         ) from exc
     files: dict[str, Asset] = {}
     for rel in manifest.get("outputs", []):
-        path = STATIC_DIR / rel
+        path = static_dir / rel
         content_type = CONTENT_TYPES.get(path.suffix)
         if content_type is None or not path.is_file():
             continue
@@ -71,5 +79,7 @@ def call_assets() -> CallAssets:
         files[rel] = Asset(body, content_type, f'"{hashlib.sha256(body).hexdigest()[:32]}"')
     for role, rel in names.items():
         if rel not in files:
-            raise ConfigError(f"the call page's {role} asset {rel!r} is missing from {STATIC_DIR}")
+            raise AssetsMissing(
+                f"the call page's {role} asset {rel!r} is missing from {static_dir}"
+            )
     return CallAssets(names["main"], names["worker"], names["css"], files)
