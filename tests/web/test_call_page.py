@@ -417,6 +417,102 @@ def test_join_with_a_token_in_the_fragment_and_refuse_a_bad_one(
         browser.close()
 
 
+WORKER_HARNESS = """async ({ side, worker, before, keys, after }) => {
+  // the shipped worker, fed through the encoded-streams message path with synthetic frames
+  const w = new Worker(worker);
+  let stats = null;
+  w.onmessage = (e) => { if (e.data.stats) stats = e.data.stats; };
+  const out = [];
+  let push;
+  const readable = new ReadableStream({ start(c) { push = c; } });
+  const writable = new WritableStream({ write(frame) { out.push(frame.data); } });
+  w.postMessage({ stream: { readable, writable, side } }, [readable, writable]);
+  const hex = (h) => new Uint8Array(h.match(/../g).map((b) => parseInt(b, 16))).buffer;
+  const settle = async (n) => {
+    const t0 = Date.now();
+    while (!(stats && stats[side === "send" ? "send" : "receive"].frames >= n)) {
+      if (Date.now() - t0 > 10000) throw new Error("worker stalled");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  for (const f of before) push.enqueue({ data: hex(f) });
+  await settle(before.length);
+  for (const k of keys) {
+    w.postMessage({ keys: { ...k, kid: BigInt(k.kid), baseKey: new Uint8Array(hex(k.baseKey)) } });
+  }
+  for (const f of after) push.enqueue({ data: hex(f) });
+  await settle(before.length + after.length);
+  await new Promise((r) => setTimeout(r, 1100)); // one more stats report
+  w.terminate();
+  const toHex = (b) => [...new Uint8Array(b)].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return { out: out.map(toHex), stats };
+}"""
+
+
+@pytest.mark.browser
+def test_the_worker_holds_audio_back_until_keyed_and_speaks_python_sframe(
+    playwright_session: Any, tmp_path: Path
+) -> None:
+    """The media worker's contract, against the Python SFrame implementation.
+
+    Send: frames before a sender key are dropped (never forwarded in clear); after it, each
+    frame is SFrame that Python's Receiver opens to the original bytes. Receive: Python's
+    frames open; a forged one and a replayed one are dropped and counted, never passed on.
+    """
+    from tests.web.conftest import serve_directory
+    from voxseal.crypto import sframe
+    from voxseal.web.assets import STATIC_DIR, call_assets
+
+    suite, kid, key = sframe.CipherSuite.AES_128_GCM_SHA256_128, 0x2A, os.urandom(16)
+    clear = [os.urandom(60 + i) for i in range(6)]
+    worker = "/" + call_assets().worker
+    browser = launch_chromium(playwright_session)
+    try:
+        with serve_directory(STATIC_DIR) as base:
+            page = browser.new_page()
+            page.goto(base + "/call/")
+            sender_key = {"type": "sender", "suite": int(suite), "kid": kid, "epoch": 1}
+            sent = page.evaluate(
+                WORKER_HARNESS,
+                {
+                    "side": "send",
+                    "worker": worker,
+                    "before": [f.hex() for f in clear[:3]],
+                    "keys": [{**sender_key, "baseKey": key.hex()}],
+                    "after": [f.hex() for f in clear[3:]],
+                },
+            )
+            assert len(sent["out"]) == 3, sent  # the three frames before the key: dropped
+            assert sent["stats"]["send"]["heldBack"] == 3
+            receiver = sframe.Receiver(suite)
+            receiver.add_key(kid, key)
+            frames = [bytes.fromhex(f) for f in sent["out"]]
+            assert [receiver.unprotect(f) for f in frames] == clear[3:]
+            assert all(sframe.decode_header(f)[0] == kid for f in frames)
+
+            python = sframe.Sender(suite, kid, key)
+            good = [python.protect(f) for f in clear[:4]]
+            forged = bytearray(good[1])
+            forged[-1] ^= 1
+            add = {"type": "receiver_add", "suite": int(suite), "pid": "p1", "kid": kid}
+            received = page.evaluate(
+                WORKER_HARNESS,
+                {
+                    "side": "receive",
+                    "worker": worker,
+                    "before": [],
+                    "keys": [{**add, "baseKey": key.hex()}],
+                    "after": [g.hex() for g in (good[0], bytes(forged), good[1], good[1])]
+                    + [good[2].hex(), good[3].hex()],
+                },
+            )
+            assert [bytes.fromhex(f) for f in received["out"]] == clear[:4]
+            r = received["stats"]["receive"]
+            assert (r["decrypted"], r["auth_failures"], r["replays"]) == (4, 1, 1), r
+    finally:
+        browser.close()
+
+
 def test_the_page_and_its_assets_over_https(demo: DemoGateway) -> None:
     with demo.client() as c:
         page = c.get("/call")
