@@ -33,9 +33,11 @@ import pytest
 
 from tests.agent.helpers import CARD_PHRASE, GREETING, silence, speech
 from tests.signaling.conftest import CHEAP_PASSWORDS, free_port, start_gateway
-from tests.web.conftest import ROOT, launch_chromium
+from tests.web.conftest import ROOT, launch_chromium, serve_directory
+from voxseal.crypto import sframe
 from voxseal.sdk import Audio, RoomClient
 from voxseal.signaling.tls import client_context
+from voxseal.web.assets import STATIC_DIR, call_assets
 
 ARTIFACTS = ROOT / "test-artifacts"
 PLACEHOLDER = re.compile(r"\[(CARD|ACCOUNT|PHONE|SSN|EMAIL|DOB|ADDRESS|NAME)\]")
@@ -451,7 +453,7 @@ WORKER_HARNESS = """async ({ side, worker, before, keys, after }) => {
 
 @pytest.mark.browser
 def test_the_worker_holds_audio_back_until_keyed_and_speaks_python_sframe(
-    playwright_session: Any, tmp_path: Path
+    playwright_session: Any,
 ) -> None:
     """The media worker's contract, against the Python SFrame implementation.
 
@@ -459,10 +461,6 @@ def test_the_worker_holds_audio_back_until_keyed_and_speaks_python_sframe(
     frame is SFrame that Python's Receiver opens to the original bytes. Receive: Python's
     frames open; a forged one and a replayed one are dropped and counted, never passed on.
     """
-    from tests.web.conftest import serve_directory
-    from voxseal.crypto import sframe
-    from voxseal.web.assets import STATIC_DIR, call_assets
-
     suite, kid, key = sframe.CipherSuite.AES_128_GCM_SHA256_128, 0x2A, os.urandom(16)
     clear = [os.urandom(60 + i) for i in range(6)]
     worker = "/" + call_assets().worker
