@@ -232,6 +232,7 @@ def page_state(page: Any) -> dict[str, Any]:
             })),
             sent: { ...q('q-sent').dataset },
             received: { ...q('q-received').dataset },
+            audioEnergy: Number(q('q-audio').dataset.energy || 0),
             rtt: q('q-rtt').textContent,
             srtp: q('q-srtp').textContent,
           };
@@ -324,6 +325,8 @@ def test_call_the_agent_from_the_browser(
         # the agent's voice reached the page and decrypted in the receive transform
         assert int(state["received"]["decrypted"]) > 100, state
         assert int(state["received"]["authFailures"]) == 0, state
+        # and was decoded and played: real sound, not silence (getStats totalAudioEnergy)
+        state = wait_for(page, lambda s: s["audioEnergy"] > 0.01, "the agent's voice played", 10)
         # the browser encrypted what it sent, and never held back once keyed
         assert int(state["sent"]["encrypted"]) > 100, state
         assert state["rtt"].endswith("ms") and "AEAD" in state["srtp"], state

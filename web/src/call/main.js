@@ -379,6 +379,10 @@ class Call {
       );
       setText("q-srtp", q.srtpCipher ? `${q.srtpCipher}${q.dtlsCipher ? `, DTLS ${q.dtlsCipher}` : ""}` : "–");
       $("q-rtt").dataset.value = q.rtt ?? "";
+      const heard = $("q-audio");
+      heard.textContent =
+        q.audioEnergy > 0 ? `yes (level now ${(q.audioLevel * 100).toFixed(0)} %)` : "nothing yet";
+      heard.dataset.energy = q.audioEnergy;
     } catch {
       // the connection closed between two samples
     }

@@ -11,6 +11,9 @@ export async function connectionQuality(pc) {
     packetsLost: 0,
     srtpCipher: null,
     dtlsCipher: null,
+    // decoded (so decrypted) audio that reached the speakers: 0 if only silence arrived
+    audioEnergy: 0,
+    audioLevel: 0,
   };
   let selectedPair = null;
   report.forEach((s) => {
@@ -27,6 +30,8 @@ export async function connectionQuality(pc) {
     } else if (s.type === "inbound-rtp" && s.kind === "audio") {
       q.packetsReceived += s.packetsReceived || 0;
       q.packetsLost += Math.max(0, s.packetsLost || 0);
+      q.audioEnergy += s.totalAudioEnergy || 0;
+      q.audioLevel = Math.max(q.audioLevel, s.audioLevel || 0);
       if (s.packetsReceived && typeof s.jitter === "number") {
         q.jitter = Math.max(q.jitter ?? 0, s.jitter);
       }
