@@ -327,8 +327,10 @@ def test_call_the_agent_from_the_browser(
         assert int(state["received"]["authFailures"]) == 0, state
         # and was decoded and played: real sound, not silence (getStats totalAudioEnergy)
         state = wait_for(page, lambda s: s["audioEnergy"] > 0.01, "the agent's voice played", 10)
-        # the browser encrypted what it sent, and never held back once keyed
+        # the browser encrypted what it sent; its key reached the worker before media flowed
+        # (keys are agreed before the offer), so no frame had to be held back
         assert int(state["sent"]["encrypted"]) > 100, state
+        assert int(state["sent"]["heldBack"]) == 0, state
         assert state["rtt"].endswith("ms") and "AEAD" in state["srtp"], state
         assert not errors, errors
 
