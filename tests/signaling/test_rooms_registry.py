@@ -7,8 +7,8 @@ import base64
 import pytest
 
 from voxseal.crypto import Identity
-from voxseal.errors import PermissionDenied
-from voxseal.media.rooms import Grants, RoomRegistry
+from voxseal.errors import InvalidInput, PermissionDenied
+from voxseal.media.rooms import MAX_IDENTITY_DOC, Grants, RoomRegistry
 from voxseal.sdk.e2ee import E2EEError, E2EESession
 
 
@@ -71,3 +71,14 @@ def test_the_sdk_refuses_peers_that_share_a_key_or_an_index() -> None:
             },
             now=1,
         )
+
+
+def test_a_hybrid_post_quantum_identity_can_join_and_an_oversized_one_cannot() -> None:
+    reg = RoomRegistry()
+    ident = Identity.generate(post_quantum_signatures=True)
+    doc = base64.b64encode(ident.public.encode()).decode()
+    assert len(doc) > 8 * 1024  # the size the registry used to refuse
+    p, _, _ = reg.join("r", "pq", Grants(True, True), ident.did, doc, now=0)
+    assert p.identity == "pq"
+    with pytest.raises(InvalidInput, match="identity_key.doc"):
+        reg.join("r", "big", Grants(True, True), key()[0], "A" * (MAX_IDENTITY_DOC + 1), now=1)

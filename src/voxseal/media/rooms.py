@@ -20,8 +20,9 @@ from voxseal.errors import InvalidInput, NotFound, PermissionDenied, VoxsealErro
 
 #: bound on one opaque E2EE payload (a sealed sender-key bundle is ~1.2 KiB; ML-DSA adds ~3.3 KiB)
 MAX_E2EE_PAYLOAD = 16 * 1024
-#: bound on an identity document a participant announces (did:key + KEM key + signatures)
-MAX_IDENTITY_DOC = 8 * 1024
+#: bound on an identity document a participant announces (did:key + KEM key + signatures), in
+#: base64 characters: a hybrid Ed25519 + ML-DSA-65 one is 8768 (6575 bytes), the largest we make
+MAX_IDENTITY_DOC = 12 * 1024
 DEFAULT_MAX_PARTICIPANTS = 16
 
 _DID = re.compile(r"^did:key:z[1-9A-HJ-NP-Za-km-z]{20,120}$")
