@@ -156,3 +156,26 @@ def test_secrets_never_in_repr_str_or_pickle() -> None:
             assert repr(seed)[2:-1] not in text
     with pytest.raises(TypeError):
         pickle.dumps(ident)
+
+
+SMALL_ORDER_POINTS = [
+    bytes([1]) + bytes(31),  # the neutral element (order 1)
+    bytes(32),  # (0, 0)-ish encoding of order 4
+    bytes([0xEC]) + b"\xff" * 30 + b"\x7f",  # y = p - 1 (order 2)
+    bytes([0xEE]) + b"\xff" * 30 + b"\x7f",  # y = p + 1: a non-canonical encoding of the neutral
+]
+
+
+@pytest.mark.parametrize(
+    "point", SMALL_ORDER_POINTS, ids=["neutral", "order4", "order2", "noncanon"]
+)
+def test_small_order_or_non_canonical_signing_keys_are_refused(point: bytes) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    if point == SMALL_ORDER_POINTS[0]:
+        # why the check exists: OpenSSL alone lets R = neutral, S = 0 "sign" any message
+        degenerate = ed25519.Ed25519PublicKey.from_public_bytes(point)
+        degenerate.verify(point + bytes(32), b"any message at all")
+    kem = Identity.generate().public.kem_public_key
+    with pytest.raises(BadSignature, match="small-order or not a canonical point"):
+        PublicIdentity(point, kem)

@@ -238,12 +238,13 @@ def test_identity_documents_cross(
 def test_degenerate_ed25519_identity_refused(page: Any, py_ids: dict[str, Identity]) -> None:
     """A document whose Ed25519 key is the small-order identity point, "self-signed" with
     R = identity, S = 0 (valid for every message under a cofactorless check that accepts such
-    keys): the browser refuses it, so no one can pose as a key nobody holds."""
+    keys): both implementations refuse it, so no one can pose as a key nobody holds."""
     kem = py_ids["py"].public.kem_public_key.public_bytes()
     identity_point = (1).to_bytes(32, "little")
     doc = bytes((1, 0)) + identity_point + kem + identity_point + bytes(32)
     reason = js(page, "return reasonOf(() => E2EE.PublicIdentity.decode(H(a)));", doc.hex())
     assert reason == "bad_signature"
+    assert py_reason(lambda: PublicIdentity.decode(doc)) != "ok"
 
 
 def test_browser_xwing_is_the_drafts_xwing(page: Any) -> None:

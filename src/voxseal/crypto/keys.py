@@ -26,6 +26,7 @@ from typing import Final
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ed25519, mldsa
+from nacl.bindings import crypto_core_ed25519_is_valid_point
 
 from voxseal.crypto.errors import BadSignature, InvalidKey, MalformedIdentity
 from voxseal.crypto.xwing import PUBLIC_KEY_SIZE as KEM_PUBLIC_KEY_SIZE
@@ -133,6 +134,14 @@ class PublicIdentity:
         mldsa_public: bytes | None = None,
         self_signature: bytes = b"",
     ) -> None:
+        # OpenSSL accepts any 32 bytes here, including small-order points (with which R = identity,
+        # S = 0 "verifies" every message) and non-canonical encodings; libsodium's check refuses
+        # both. Such a key can vouch for nothing, so it is refused as a bad signature, the reason
+        # the browser implementation gives for the same document (its verify returns false).
+        if len(ed25519_public) != 32:
+            raise MalformedIdentity("invalid public signing key")
+        if not crypto_core_ed25519_is_valid_point(bytes(ed25519_public)):
+            raise BadSignature("the Ed25519 signing key is small-order or not a canonical point")
         try:
             self._ed = ed25519.Ed25519PublicKey.from_public_bytes(ed25519_public)
             self._mldsa = (
