@@ -320,6 +320,23 @@ def test_call_the_agent_from_the_browser(
         assert result["decode_errors"] == 0, result  # and inside, real Opus
         assert "AEAD" in str(result["srtp_profile"]), result
 
+        # the monitor left: the browser starts a new key epoch (the leaver cannot read what
+        # follows), and the agent still understands the caller under the new key
+        said = sum(t["speaker"] == "caller" for t in state["transcript"])
+        state = wait_for(
+            page,
+            lambda s: s["e2ee"] == "on" and "epoch 2" in s["reason"],
+            "a rekey after the monitor left",
+            15,
+        )
+        state = wait_for(
+            page,
+            # two more: the first may have started before the rekey, the second did not
+            lambda s: sum(t["speaker"] == "caller" for t in s["transcript"]) >= said + 2,
+            "caller lines transcribed under the new key",
+            60,
+        )
+
         text = " ".join(t["text"] for t in state["transcript"])
         assert not SPOKEN_DIGITS.search(text) and not DIGIT_RUN.search(text), text
         # the agent's voice reached the page and decrypted in the receive transform

@@ -439,7 +439,8 @@ class Call {
   }
 
   render() {
-    if (!this.session) return;
+    // after the call, late worker reports or queued messages must not paint it "on" again
+    if (!this.session || this.stopped) return;
     const [state, why] = this.e2eeStatus();
     e2ee(state, why);
     const list = $("peers");
@@ -491,6 +492,7 @@ class Call {
   fail(why) {
     this.fatal = why;
     problem(why);
+    e2ee("failed", why);
     this.render();
   }
 
@@ -503,6 +505,7 @@ class Call {
   }
 
   stop() {
+    this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     if (this.mic) for (const t of this.mic.getTracks()) t.stop();
