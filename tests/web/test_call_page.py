@@ -533,6 +533,7 @@ def test_the_worker_holds_audio_back_until_keyed_and_speaks_python_sframe(
         browser.close()
 
 
+@pytest.mark.slow  # the demo gateway and its agent take ~10 s to start
 def test_the_page_and_its_assets_over_https(demo: DemoGateway) -> None:
     with demo.client() as c:
         page = c.get("/call")
@@ -569,6 +570,7 @@ def test_the_page_and_its_assets_over_https(demo: DemoGateway) -> None:
         assert c.get("/healthz").headers["content-security-policy"].startswith("default-src 'self'")
 
 
+@pytest.mark.slow  # the demo gateway and its agent take ~10 s to start
 def test_demo_calls_refuse_other_origins(demo: DemoGateway) -> None:
     with demo.client() as c:
         assert c.post("/v1/demo/call").status_code == 403  # no Origin: not from the page
