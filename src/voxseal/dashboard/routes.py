@@ -48,7 +48,7 @@ from voxseal.dashboard.sessions import (
     new_cookie_value,
     tokens_match,
 )
-from voxseal.errors import AccountLocked, NotFound, VoxsealError
+from voxseal.errors import AccountLocked, Conflict, NotFound, VoxsealError
 from voxseal.gateway import Gateway
 from voxseal.identity.rbac import ROLE_PERMISSIONS, Permission, Role
 from voxseal.identity.tokens import FULL_SCOPE
@@ -76,6 +76,7 @@ templates = Jinja2Templates(directory=_HERE / "templates")
 _STYLESHEET = (_HERE / "static" / "dashboard.css").read_bytes()
 _STYLESHEET_ETAG = hashlib.sha256(_STYLESHEET).hexdigest()[:16]
 _ROOM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+_RECORD_NUMBER = re.compile(r"^[0-9]{1,18}\Z")
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
@@ -634,7 +635,9 @@ async def audit_page(
         except ValueError:
             problems.append(f"'{k}' must be a date and time such as 2026-01-31T14:05 (UTC).")
     before_raw = q.get("before")
-    before = int(before_raw) if before_raw and before_raw.isdigit() else None
+    # ASCII digits only, and few enough for a 64-bit SQL parameter: ``str.isdigit`` also
+    # accepts "²" (which ``int`` refuses) and other scripts' digits
+    before = int(before_raw) if before_raw and _RECORD_NUMBER.match(before_raw) else None
     if before_raw and before is None:
         problems.append("'before' must be a record number.")
     if problems:
@@ -783,6 +786,35 @@ async def users_page(
     )
 
 
+def _keep_an_admin(
+    gw: Gateway, name: str, *, roles: frozenset[Role] | None = None, disabled: bool | None = None
+) -> None:
+    """Refuse a change that would leave no enabled administrator.
+
+    Without one nobody can manage principals any more (only ``admin`` holds ``users:write``
+    and ``roles:write``), and the dashboard would have let the last one untick their own box.
+    Changes to anyone who is not an enabled admin now cannot lower the count, so they pass.
+    """
+    target = gw.directory.get(name)
+    if Role.ADMIN not in target.roles or target.disabled:
+        return
+    after_roles = target.roles if roles is None else roles
+    after_disabled = target.disabled if disabled is None else disabled
+    if Role.ADMIN in after_roles and not after_disabled:
+        return
+    others = [
+        p
+        for p in gw.directory.list()
+        if p.id != target.id and Role.ADMIN in p.roles and not p.disabled
+    ]
+    if not others:
+        raise Conflict(
+            f"{target.name} is the last enabled administrator; the change would leave no "
+            "enabled administrator (make someone else an administrator first)",
+            reason="last_admin",
+        )
+
+
 def _roles_of(form: FormData) -> list[str]:
     return [v for v in form.getlist("roles") if isinstance(v, str)][: len(Role)]
 
@@ -838,6 +870,7 @@ async def set_roles(
 
     def change() -> None:
         body = users_api.SetRoles(roles=_roles_of(form))  # type: ignore[arg-type]
+        _keep_an_admin(gateway(request), name, roles=frozenset(body.roles))
         users_api.set_roles(name, body, request, viewer.caller)
 
     return await _user_change(request, change, f"Changed the roles of {name}.")
@@ -854,6 +887,7 @@ async def set_disabled(
 
     def change() -> None:
         body = users_api.SetDisabled(disabled=disabled)
+        _keep_an_admin(gateway(request), name, disabled=disabled)
         principal = users_api.set_disabled(name, body, request, viewer.caller)
         if disabled:
             ended = sessions(request).revoke_principal(str(principal["name"]))

@@ -1,0 +1,117 @@
+"""Findings of the adversarial review of the dashboard, each shown refusing over real HTTPS.
+
+Every test here failed against the dashboard as first written; the docstrings say what an
+attacker (or an unlucky administrator) could do before the fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.dashboard.helpers import Viewer, new_person, to_login
+from tests.signaling.conftest import RunningGateway, start_gateway
+from voxseal.identity.rbac import Role
+
+
+@pytest.fixture(scope="module")
+def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
+    g = start_gateway(
+        tmp_path_factory.mktemp("dash-review") / "data",
+        extra_env={"VOXSEAL_LOCKOUT_IP_THRESHOLD": "1000"},
+    )
+    try:
+        yield g
+    finally:
+        g.stop()
+
+
+def _principal(gw: RunningGateway, name: str) -> tuple[frozenset[Role], bool]:
+    g = gw.open()
+    try:
+        p = g.directory.get(name)
+        return p.roles, p.disabled
+    finally:
+        g.close()
+
+
+def _disable(gw: RunningGateway, name: str) -> None:
+    g = gw.open()
+    try:
+        g.directory.set_disabled(name, True)
+    finally:
+        g.close()
+
+
+def test_the_last_enabled_admin_cannot_demote_or_disable_themselves(gw: RunningGateway) -> None:
+    """Before: the only administrator could untick their own ``admin`` box (or press "Disable"
+    on their own row) and nobody could manage users any more, short of editing the database."""
+    first = new_person(gw, "review-admin-one", {Role.ADMIN})
+    second = new_person(gw, "review-admin-two", {Role.ADMIN})
+    with Viewer(gw).signed_in(first) as a:
+        # while another admin is enabled, stepping down is allowed
+        r = a.post(f"/admin/users/{second}/roles", {"roles": ["auditor"]})
+        assert r.status_code == 303
+        assert _principal(gw, second)[0] == {Role.AUDITOR}
+        # now `first` is the last enabled admin: neither change is made
+        r = a.post(f"/admin/users/{first}/roles", {"roles": ["auditor"]})
+        assert r.status_code == 303
+        page = a.get("/admin/users").text
+        assert "Not changed" in page and "no enabled administrator" in page
+        assert _principal(gw, first)[0] == {Role.ADMIN}
+        r = a.post(f"/admin/users/{first}/disabled", {"disabled": "true"})
+        assert r.status_code == 303
+        assert "no enabled administrator" in a.get("/admin/users").text
+        assert _principal(gw, first) == ({Role.ADMIN}, False)
+        # a disabled admin does not count as one who can still manage users
+        r = a.post(f"/admin/users/{second}/roles", {"roles": ["admin"]})
+        assert _principal(gw, second)[0] == {Role.ADMIN}
+        _disable(gw, second)
+        r = a.post(f"/admin/users/{first}/roles", {"roles": ["supervisor"]})
+        assert _principal(gw, first)[0] == {Role.ADMIN}
+        # the session still works: nothing was changed
+        assert a.get("/admin/users").status_code == 200
+    refusals = [
+        r
+        for r in _audit(gw, "http.refused")
+        if r["actor"] == first and r["details"]["reason"] == "last_admin"
+    ]
+    assert len(refusals) == 3
+
+
+def _audit(gw: RunningGateway, action: str) -> list[dict]:
+    g = gw.open()
+    try:
+        return [r.as_dict() for r in g.audit.query(action=action, limit=1000)]
+    finally:
+        g.close()
+
+
+def test_audit_paging_refuses_odd_record_numbers(gw: RunningGateway) -> None:
+    """Before: ``str.isdigit`` accepts "²" and "٣" (then ``int`` raises or reads a digit the
+    user never typed), and digit strings too long for ``int`` or for a 64-bit SQL parameter
+    went through, so a crafted link answered 500."""
+    name = new_person(gw, "review-auditor-paging", {Role.AUDITOR})
+    with Viewer(gw).signed_in(name) as v:
+        for before in ("²", "٣", "9" * 5000, "9" * 25, "-1", " 12"):
+            r = v.get("/admin/audit", params={"before": before})
+            assert r.status_code == 422, (before[:30], r.status_code)
+            assert "must be a record number" in r.text
+        assert v.get("/admin/audit", params={"before": "3"}).status_code == 200
+
+
+def test_methods_other_than_the_intended_ones_are_refused(gw: RunningGateway) -> None:
+    name = new_person(gw, "review-admin-methods", {Role.ADMIN})
+    with Viewer(gw).signed_in(name) as v:
+        for method, path in (
+            ("PUT", "/admin/users"),
+            ("DELETE", "/admin/users/review-admin-methods/roles"),
+            ("HEAD", "/admin/users/review-admin-methods/disabled"),
+            ("GET", "/admin/logout"),
+            ("PATCH", "/admin/login"),
+        ):
+            r = v.http.request(method, path)
+            assert r.status_code == 405, (method, path, r.status_code)
+        assert v.get("/admin").status_code == 200  # GET /admin/logout did not sign out
+        assert not to_login(v.get("/admin"))
