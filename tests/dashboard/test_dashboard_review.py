@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.dashboard.helpers import Viewer, new_person, to_login
+from tests.dashboard.helpers import Viewer, csrf_in, new_person, to_login
 from tests.signaling.conftest import RunningGateway, start_gateway
 from voxseal.identity.rbac import Role
 
@@ -115,3 +115,45 @@ def test_methods_other_than_the_intended_ones_are_refused(gw: RunningGateway) ->
             assert r.status_code == 405, (method, path, r.status_code)
         assert v.get("/admin").status_code == 200  # GET /admin/logout did not sign out
         assert not to_login(v.get("/admin"))
+
+
+def test_forms_are_small_and_urlencoded_or_refused(gw: RunningGateway) -> None:
+    """Before: the login form, reachable by anyone, took multipart bodies with files of any
+    size (Starlette spools them to disk) and up to 1000 fields of 1 MiB each; now only our
+    own forms' encoding and size are read, and the refusal is a page plus an audit event."""
+    name = new_person(gw, "review-admin-forms", {Role.ADMIN})
+    with Viewer(gw) as v:
+        form = v.get("/admin/login")
+        token = csrf_in(form.text)
+        fields = {"username": name, "password": "x" * 20, "code": "000000", "csrf_token": token}
+        r = v.http.post(
+            "/admin/login", data=fields, files={"f": ("a.bin", b"\0" * 2_000_000, "x/y")}
+        )
+        assert r.status_code == 415 and "URL-encoded" in r.text
+        r = v.http.post("/admin/login", data={**fields, "username": "u" * 100_000})
+        assert r.status_code == 413
+        r = v.http.post(
+            "/admin/login",
+            content=b"&".join([b"a=b"] * 40) + b"&csrf_token=" + token.encode(),
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+        assert r.status_code == 413
+        # no Content-Length (chunked): the per-field limit still holds
+        r = v.http.post(
+            "/admin/login",
+            content=iter([b"username=", b"u" * 10_000, b"u" * 10_000]),
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+        assert r.status_code == 413
+    with Viewer(gw).signed_in(name) as a:
+        token = csrf_in(a.get("/admin").text)
+        r = a.http.post(
+            "/admin/users",
+            data={"name": "review-multipart", "roles": "caller", "csrf_token": token},
+            files={"password": ("p", b"long-enough-password", "text/plain")},
+        )
+        assert r.status_code == 415
+        assert "review-multipart" not in a.get("/admin/users").text
+        assert a.post("/admin/users", {"name": "review-json"}, csrf=True).status_code == 303
+    reasons = {r["details"]["reason"] for r in _audit(gw, "http.refused")}
+    assert {"unsupported_media_type", "body_too_large"} <= reasons

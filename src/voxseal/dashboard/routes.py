@@ -33,6 +33,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.templating import Jinja2Templates
 
 from voxseal.audit.events import Outcome
@@ -241,7 +242,7 @@ def page(permission: Permission | None = None) -> Callable[..., Any]:
         request.state.viewer = viewer
         request.state.caller = viewer.caller  # refusal audit events name the actor
         if request.method == "POST":
-            form = await request.form()
+            form = await _read_form(request)
             token = form.get(CSRF_FIELD)
             if not _same_origin(request) or not tokens_match(
                 viewer.csrf, token if isinstance(token, str) else None
@@ -347,6 +348,36 @@ def _redirect(path: str, flash: str | None = None) -> Response:
     return response
 
 
+#: every dashboard form is urlencoded and small (the largest, creating a principal, has a name,
+#: a kind, six role boxes, a 1024-character password and the token); anything else is not
+#: from our pages, and Starlette's own limits (1000 fields of 1 MiB, files spooled to disk
+#: without bound) would let anyone who can reach the login form make the server buffer
+#: gigabytes
+FORM_TYPE = "application/x-www-form-urlencoded"
+MAX_FORM_BYTES = 16 * 1024
+MAX_FORM_FIELDS = 32
+
+
+async def _read_form(request: Request) -> FormData:
+    """The request's form, refused unless urlencoded and within the limits above."""
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type not in (FORM_TYPE, ""):  # no type: an empty form, the body is not read
+        raise PageRefused(
+            415, "unsupported_media_type", "Dashboard forms are sent URL-encoded; nothing else."
+        )
+    length = request.headers.get("content-length")
+    too_long = PageRefused(413, "body_too_large", "That form is larger than any dashboard form.")
+    if length is not None and (not _RECORD_NUMBER.match(length) or int(length) > MAX_FORM_BYTES):
+        raise too_long
+    try:
+        # a body without Content-Length is bounded by the per-field and field-count limits
+        return await request.form(
+            max_files=0, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FORM_BYTES
+        )
+    except StarletteHTTPException:  # what Starlette raises for a form over the limits
+        raise too_long from None
+
+
 def _field(form: FormData, name: str, max_len: int) -> str | None:
     value = form.get(name)
     if not isinstance(value, str) or not value or len(value) > max_len:
@@ -405,7 +436,7 @@ async def login_page(request: Request) -> Response:
 @router.post("/login")
 async def login_submit(request: Request) -> Response:
     """Password and TOTP in one form, so a failure cannot say which factor was wrong."""
-    form = await request.form()
+    form = await _read_form(request)
     gw: Gateway = gateway(request)
     ip, rid = source_ip(request), correlation_id(request.scope)
     pre = request.cookies.get(LOGIN_COOKIE)
@@ -584,7 +615,7 @@ async def remove_participant(
     viewer: Viewer = Depends(page(ROOMS_REMOVE)),  # noqa: B008
 ) -> Response:
     """The API's removal (close 4410, the others rekey, ``rtc.remove`` audited)."""
-    form = await request.form()
+    form = await _read_form(request)
     identity = _field(form, "identity", 128)
     back = f"{PREFIX}/rooms/{quote(room, safe='')}" if _ROOM.match(room) else f"{PREFIX}/rooms"
     if identity is None or not _ROOM.match(room):
@@ -838,7 +869,7 @@ async def create_user(
     request: Request,
     viewer: Viewer = Depends(page(USERS_CREATE)),  # noqa: B008
 ) -> Response:
-    form = await request.form()
+    form = await _read_form(request)
     kind = form.get("kind") if form.get("kind") in ("human", "service") else "human"
     name = form.get("name") if isinstance(form.get("name"), str) else ""
     password = form.get("password") if kind == "human" else None
@@ -866,7 +897,7 @@ async def set_roles(
     request: Request,
     viewer: Viewer = Depends(page(ROLES_WRITE)),  # noqa: B008
 ) -> Response:
-    form = await request.form()
+    form = await _read_form(request)
 
     def change() -> None:
         body = users_api.SetRoles(roles=_roles_of(form))  # type: ignore[arg-type]
@@ -882,7 +913,7 @@ async def set_disabled(
     request: Request,
     viewer: Viewer = Depends(page(USERS_DISABLE)),  # noqa: B008
 ) -> Response:
-    form = await request.form()
+    form = await _read_form(request)
     disabled = form.get("disabled") == "true"
 
     def change() -> None:
