@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.dashboard.helpers import Viewer, csrf_in, new_person, to_login
+from tests.dashboard.helpers import Viewer, csrf_in, enrol, new_person, to_login
 from tests.signaling.conftest import RunningGateway, start_gateway
 from voxseal.identity.rbac import Role
 
@@ -157,3 +157,30 @@ def test_forms_are_small_and_urlencoded_or_refused(gw: RunningGateway) -> None:
         assert a.post("/admin/users", {"name": "review-json"}, csrf=True).status_code == 303
     reasons = {r["details"]["reason"] for r in _audit(gw, "http.refused")}
     assert {"unsupported_media_type", "body_too_large"} <= reasons
+
+
+def test_resetting_the_second_factor_ends_open_sessions(gw: RunningGateway) -> None:
+    """Before: after an administrator reset someone's TOTP (``Directory.reset_mfa``: the phone
+    was lost or stolen) the sessions opened with it stayed valid for up to eight hours."""
+    name = new_person(gw, "review-auditor-mfa", {Role.AUDITOR})
+    with Viewer(gw).signed_in(name) as v:
+        assert v.get("/admin/audit").status_code == 200
+        g = gw.open()
+        try:
+            g.directory.reset_mfa(name)
+        finally:
+            g.close()
+        r = v.get("/admin/audit")
+        assert to_login(r) and r.headers["location"] == "/admin/login?ended=1"
+        # and it stays ended once TOTP is enrolled again
+        gw.totp_secrets.pop(name)
+        enrol(gw, name)
+        cookie = r.request.headers["cookie"]
+        with Viewer(gw) as thief:
+            assert to_login(thief.get("/admin", headers={"cookie": cookie}))
+    ended = [
+        r
+        for r in _audit(gw, "dashboard.session")
+        if r["details"]["reason"] == "mfa_reset" and r["outcome"] == "denied"
+    ]
+    assert ended

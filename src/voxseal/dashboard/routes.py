@@ -207,6 +207,11 @@ def _resolve(request: Request) -> Viewer:
         if principal is None or principal.disabled:
             store.revoke(cookie or "")
             raise SessionRefused(SessionEnd.PRINCIPAL, session.handle)
+        if not principal.mfa_enrolled:
+            # only a TOTP-enrolled person can sign in; an enrolment reset (the device was lost
+            # or stolen) must also end what was opened with it
+            store.revoke(cookie or "")
+            raise SessionRefused(SessionEnd.MFA_RESET, session.handle)
     except SessionRefused as exc:
         if cookie:  # a presented credential that failed is worth a record; no cookie is not
             _audit(

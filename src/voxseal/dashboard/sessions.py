@@ -56,6 +56,8 @@ class SessionEnd(StrEnum):
     IDLE = "session_idle_timeout"
     ABSOLUTE = "session_absolute_timeout"
     PRINCIPAL = "principal_disabled"
+    #: the second factor the session was opened with was reset (lost or stolen device)
+    MFA_RESET = "mfa_reset"
 
 
 class SessionRefused(Exception):
