@@ -48,8 +48,9 @@ PREBUFFER_FRAMES: Final = 3
 MAX_BUFFERED_FRAMES: Final = 50
 #: the agent is speaking while its frames peak above this (about -42 dBFS)
 SPEECH_PEAK: Final = 256
-#: this many quiet frames (300 ms) end an agent utterance: flush, then mark
-END_QUIET_FRAMES: Final = 15
+#: this many quiet frames (600 ms; espeak pauses 320 ms between sentences) end an agent
+#: utterance: flush, then mark
+END_QUIET_FRAMES: Final = 30
 #: joining the room (HTTPS, WSS, keys, DTLS-SRTP) must finish within this
 JOIN_TIMEOUT: Final = 20.0
 _SILENCE: Final = np.zeros(FRAME_SAMPLES, dtype=np.int16)
@@ -258,7 +259,9 @@ class CallBridge:
                     name = f"utterance-{self._utterances}"
                     self.marks_outstanding.add(name)
                     self.marks_sent += 1
-                    self._emit(self.leg.end_utterance(name))
+                    tail = self.leg.end_utterance(name)
+                    self.frames_out += len(tail) - 1  # the flushed audio, not the mark
+                    self._emit(tail)
                 self._suppress = False
         except TelephonyError:
             # the provider stopped the stream: nothing more can be sent to it
