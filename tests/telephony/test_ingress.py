@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import os
+import subprocess
+import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,11 +29,13 @@ from tests.telephony.conftest import (
     TWILIO_TOKEN,
     RunningIngress,
     body_hash,
+    start_ingress,
     stream_token_of,
     twilio_connected,
     twilio_media,
     twilio_start,
 )
+from voxseal.telephony.cli import HideQueryStrings
 
 pytestmark = pytest.mark.slow
 
@@ -299,3 +306,96 @@ def test_stream_without_start_times_out(ingress_alone: RunningIngress) -> None:
         return await closed_with(ws, timeout=20)
 
     assert run(scenario()) == (1008, "stream_start_timeout")
+
+
+def test_signalwire_stream_takes_only_signalwire_tokens(ingress_alone: RunningIngress) -> None:
+    ing = ingress_alone
+    call_id = uuid.uuid4().hex
+    r = ing.twilio_webhook(call_sid=call_id, provider="signalwire", token=SIGNALWIRE_KEY)
+    sw_token = stream_token_of(r.text)
+    tw_sid, tw_token = twilio_call(ing)
+
+    async def attempt(call: str, token: str) -> tuple[int | None, str]:
+        ws = await open_stream(ing, "/v1/telephony/signalwire/stream")
+        await ws.send(twilio_start(str(uuid.uuid4()), call, token))
+        return await closed_with(ws)
+
+    async def scenario() -> list[tuple[int | None, str]]:
+        return [await attempt(tw_sid, tw_token), await attempt(call_id, sw_token)]
+
+    foreign, genuine = run(scenario())
+    assert foreign == (1008, "stream_token_mismatch")
+    assert genuine == (1011, "gateway_unavailable")  # every check passed; no gateway to join
+
+
+def test_public_base_url_behind_a_proxy_and_the_default_port(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Providers sign the public URL; the ingress listens elsewhere (a proxy in front)."""
+    data_dir = tmp_path_factory.mktemp("proxied") / "data"
+    public = "https://voice.example.com/phone"
+    ing = start_ingress(data_dir, extra_env={"VOXSEAL_TELEPHONY_PUBLIC_BASE_URL": public})
+    try:
+        validator = RequestValidator(TWILIO_TOKEN)
+        params = {"CallSid": "CA" + uuid.uuid4().hex, "From": CALLER_NUMBER}
+        with ing.client() as c:
+            for signed_url in (
+                f"{public}/v1/telephony/twilio/voice",
+                "https://voice.example.com:443/phone/v1/telephony/twilio/voice",
+            ):
+                sig = validator.compute_signature(signed_url, params)
+                r = c.post(
+                    "/v1/telephony/twilio/voice", data=params, headers={"X-Twilio-Signature": sig}
+                )
+                assert r.status_code == 200, r.text
+                assert (
+                    '<Stream url="wss://voice.example.com/phone/v1/telephony/twilio/stream">'
+                    in r.text
+                )
+            # signed for the address the ingress actually listens on: not what Twilio called
+            sig = validator.compute_signature(ing.base_url + "/v1/telephony/twilio/voice", params)
+            r = c.post(
+                "/v1/telephony/twilio/voice", data=params, headers={"X-Twilio-Signature": sig}
+            )
+            assert r.status_code == 403
+    finally:
+        ing.stop()
+
+
+def test_query_strings_are_hidden_from_access_logs() -> None:
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        (
+            "127.0.0.1:5000",
+            "GET",
+            "/v1/telephony/vonage/answer?uuid=u&from=15551230002",
+            "1.1",
+            200,
+        ),
+        None,
+    )
+    assert HideQueryStrings().filter(record)
+    assert "15551230002" not in record.getMessage()
+    assert "/v1/telephony/vonage/answer?…" in record.getMessage()
+
+
+def test_the_gateway_cli_never_loads_the_telephony_ingress() -> None:
+    code = "import sys, voxseal.cli; print([m for m in sys.modules if 'telephony' in m])"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == "[]", r.stdout + r.stderr
+
+
+def test_no_provider_configured_is_a_clear_start_error(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VOXSEAL_")}
+    r = subprocess.run(
+        [sys.executable, "-m", "voxseal", "telephony", "--data-dir", str(tmp_path / "d")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert r.returncode == 2 and "no provider is configured" in r.stderr
