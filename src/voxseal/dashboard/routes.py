@@ -49,6 +49,7 @@ from voxseal.dashboard.sessions import (
     new_cookie_value,
     tokens_match,
 )
+from voxseal.dashboard.verification import FULL_EVERY, ChainWatch, Verification
 from voxseal.errors import AccountLocked, Conflict, NotFound, VoxsealError
 from voxseal.gateway import Gateway
 from voxseal.identity.rbac import ROLE_PERMISSIONS, Permission, Role
@@ -57,7 +58,6 @@ from voxseal.privacy.consent import SUBJECT_ID
 from voxseal.signaling.deps import Caller, gateway, source_ip
 from voxseal.signaling.errors import audit_refusal
 from voxseal.signaling.headers import correlation_id
-from voxseal.signaling.routes import audit as audit_api
 from voxseal.signaling.routes import consents as consents_api
 from voxseal.signaling.routes import endpoint_permissions
 from voxseal.signaling.routes import rooms as rooms_api
@@ -718,8 +718,10 @@ async def audit_page(
 
     records = await run_in_threadpool(read)
     report = None
+    verification = None
     if viewer.can(AUDIT_VERIFY):
-        report = await audit_api.verify_audit(request, viewer.caller)
+        verification = await run_in_threadpool(_verify, request, viewer)
+        report = verification.report
     rows = [
         {
             "seq": r.seq,
@@ -749,8 +751,36 @@ async def audit_page(
         problems=[],
         records=rows,
         report=report,
+        verification=verification,
+        full_every_minutes=int(FULL_EVERY // 60),
         next_query=next_query,
     )
+
+
+def chain_watch(request: Request) -> ChainWatch:
+    watch = getattr(request.app.state, "dashboard_chain", None)
+    if watch is None:
+        gw: Gateway = gateway(request)
+        watch = ChainWatch(gw.db, [gw.audit_public_key()])
+        request.app.state.dashboard_chain = watch
+    return watch  # type: ignore[no-any-return]
+
+
+def _verify(request: Request, viewer: Viewer) -> Verification:
+    """The chain's status for this view (see :mod:`.verification`), audited like
+    ``GET /v1/audit/verify`` with how much was checked."""
+    result = chain_watch(request).verify()
+    _audit(
+        request,
+        "audit.verify",
+        actor=viewer.name,
+        target="audit_log",
+        ok=bool(result.report["ok"]),
+        records=result.checked,
+        mode=result.mode,
+        view="dashboard",
+    )
+    return result
 
 
 def _record_status(seq: int, report: dict[str, Any] | None) -> tuple[str, str]:

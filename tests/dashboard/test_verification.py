@@ -1,0 +1,115 @@
+"""The audit page's running chain verification (:mod:`voxseal.dashboard.verification`) against
+a real gateway store: it hashes only what is new, agrees with a full ``verify_audit``, and
+finds tampering — new records at once, older ones at the next full run."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from voxseal.config import load_settings
+from voxseal.dashboard.verification import FULL_EVERY, ChainWatch
+from voxseal.gateway import Gateway
+
+FIELDS = ("ok", "records_checked", "checkpoints_checked", "head_seq", "broken_seq", "problem")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def gw(tmp_path: Path) -> Iterator[Gateway]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VOXSEAL_")}
+    g = Gateway.open(load_settings(env=env, overrides={"data_dir": str(tmp_path / "data")}))
+    try:
+        yield g
+    finally:
+        g.close()
+
+
+def write(gw: Gateway, n: int) -> int:
+    seq = 0
+    for i in range(n):
+        seq = gw.record("test.event", actor="someone", target=f"room-{i % 3}", n=i)
+    return seq
+
+
+def full(gw: Gateway) -> dict[str, object]:
+    report = gw.verify_audit()
+    return {
+        "ok": report.ok,
+        "records_checked": report.records_checked,
+        "checkpoints_checked": report.checkpoints_checked,
+        "head_seq": report.head_seq,
+        "broken_seq": report.broken_seq,
+        "problem": report.problem,
+    }
+
+
+def tamper(gw: Gateway, seq: int) -> None:
+    """What the database's owner could do: drop the append-only trigger, rewrite a record."""
+    gw.db.execute("DROP TRIGGER IF EXISTS audit_log_no_update")
+    gw.db.execute("UPDATE audit_log SET actor = 'mallory' WHERE seq = ?", (seq,))
+
+
+def test_views_hash_only_new_records_and_agree_with_a_full_verification(gw: Gateway) -> None:
+    clock = Clock()
+    watch = ChainWatch(gw.db, [gw.audit_public_key()], clock=clock)
+    head = write(gw, 40)
+    first = watch.verify()
+    assert first.mode == "full" and first.checked == head
+    assert {k: first.report[k] for k in FIELDS} == full(gw)
+    clock.now += 5
+    head = write(gw, 5)
+    second = watch.verify()
+    assert second.mode == "incremental" and second.checked == 5
+    assert second.full_at == first.full_at
+    assert {k: second.report[k] for k in FIELDS} == full(gw)
+    assert second.report["head_seq"] == head and second.report["ok"]
+    # a record rewritten after the last view is hashed by the next one: found at once
+    head = write(gw, 3)
+    tamper(gw, head - 1)
+    third = watch.verify()
+    assert third.mode == "incremental" and not third.report["ok"]
+    assert third.report["broken_seq"] == head - 1 == full(gw)["broken_seq"]
+    # and it stays broken on later views
+    write(gw, 2)
+    assert watch.verify().report["broken_seq"] == head - 1
+
+
+def test_an_already_checked_record_rewritten_is_found_by_the_next_full_run(gw: Gateway) -> None:
+    clock = Clock()
+    watch = ChainWatch(gw.db, [gw.audit_public_key()], clock=clock)
+    write(gw, 30)
+    assert watch.verify().report["ok"]
+    tamper(gw, 3)
+    clock.now += FULL_EVERY - 1
+    # the documented window: records already checked are not re-hashed on every view
+    window = watch.verify()
+    assert window.mode == "incremental" and window.report["ok"]
+    clock.now += 1
+    again = watch.verify()
+    assert again.mode == "full" and again.full_at == clock.now
+    assert not again.report["ok"] and again.report["broken_seq"] == 3
+    assert {k: again.report[k] for k in FIELDS} == full(gw)
+
+
+def test_a_new_signed_checkpoint_starts_a_full_run(gw: Gateway) -> None:
+    watch = ChainWatch(gw.db, [gw.audit_public_key()], clock=Clock())
+    write(gw, 10)
+    first = watch.verify()
+    write(gw, 4)
+    gw.audit.checkpoint()
+    second = watch.verify()
+    assert second.mode == "full"
+    assert second.report["checkpoints_checked"] == first.report["checkpoints_checked"] + 1
+    assert second.report["unanchored"] == 0
+    assert {k: second.report[k] for k in FIELDS} == full(gw)
