@@ -661,21 +661,23 @@ async def audit_page(
     q = request.query_params
     filters = {k: (q.get(k) or "").strip()[:256] for k in ("actor", "action", "outcome", "target")}
     times = {k: (q.get(k) or "")[:32] for k in ("since", "until")}
-    problems: list[str] = []
+    # field -> message: the template ties each message to its input (aria-describedby)
+    problems: dict[str, str] = {}
     if filters["outcome"] and filters["outcome"] not in _OUTCOMES:
-        problems.append("Outcome must be one of: " + ", ".join(_OUTCOMES) + ".")
+        problems["outcome"] = "Outcome must be one of: " + ", ".join(_OUTCOMES) + "."
     parsed: dict[str, float | None] = {}
     for k, v in times.items():
         try:
             parsed[k] = _parse_time(v)
         except ValueError:
-            problems.append(f"'{k}' must be a date and time such as 2026-01-31T14:05 (UTC).")
+            label = "From" if k == "since" else "Until"
+            problems[k] = f"{label} must be a date and time such as 2026-01-31T14:05 (UTC)."
     before_raw = q.get("before")
     # ASCII digits only, and few enough for a 64-bit SQL parameter: ``str.isdigit`` also
     # accepts "²" (which ``int`` refuses) and other scripts' digits
     before = int(before_raw) if before_raw and _RECORD_NUMBER.match(before_raw) else None
     if before_raw and before is None:
-        problems.append("'before' must be a record number.")
+        problems["before"] = "'before' must be a record number."
     if problems:
         return _render(
             request,
@@ -748,7 +750,7 @@ async def audit_page(
         filters=filters,
         times=times,
         outcomes=_OUTCOMES,
-        problems=[],
+        problems={},
         records=rows,
         report=report,
         verification=verification,
