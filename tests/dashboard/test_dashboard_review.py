@@ -6,6 +6,7 @@ attacker (or an unlucky administrator) could do before the fix.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from html.parser import HTMLParser
 
@@ -13,6 +14,7 @@ import pytest
 
 from tests.dashboard.helpers import Viewer, csrf_in, enrol, new_person, to_login
 from tests.signaling.conftest import RunningGateway, start_gateway
+from tests.signaling.test_rtc import join
 from voxseal.audit.events import Outcome
 from voxseal.identity.rbac import Role
 
@@ -268,3 +270,82 @@ def test_form_errors_are_tied_to_the_fields_they_are_about(gw: RunningGateway) -
         bad = v.get("/admin/consents", params={"subject": "Jane Doe <jane@example.com>"})
         invalid, text = _described(bad.text, "subject")
         assert bad.status_code == 422 and invalid == "true" and "never a name" in text
+
+
+HOSTILE = "\"'><script>alert(1)</script><img src=x onerror=alert(2)>"
+
+
+def test_attacker_chosen_identities_render_as_text_and_can_be_removed(
+    gw: RunningGateway,
+) -> None:
+    """Regression (held before the review too): a participant identity is whatever the
+    backend that minted the join token put there (any printable text), and it reaches the
+    rooms page, the room page (also inside a hidden form field), the flash message after a
+    removal and, as ``actor`` of ``rtc.join``, the audit page. Autoescaping keeps it text."""
+    sup = new_person(gw, "review-supervisor-xss", {Role.SUPERVISOR})
+    admin = new_person(gw, "review-admin-xss", {Role.ADMIN})
+
+    def inert(html: str) -> None:
+        assert "<script>alert" not in html and "<img src=x" not in html
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+    async def scenario() -> None:
+        peer = await join(gw, "xss-room", HOSTILE)
+        try:
+            with Viewer(gw).signed_in(sup) as s:
+                inert(s.get("/admin/rooms").text)
+                room = s.get("/admin/rooms/xss-room")
+                inert(room.text)
+                assert 'value="&#34;&#39;&gt;&lt;script&gt;' in room.text  # the hidden field
+                r = s.post("/admin/rooms/xss-room/remove", {"identity": HOSTILE})
+                assert r.status_code == 303
+                after = s.get("/admin/rooms/xss-room")
+                inert(after.text)
+                assert "Removed &#34;&#39;&gt;&lt;script&gt;" in after.text
+            with Viewer(gw).signed_in(admin) as a:
+                trail = a.get("/admin/audit", params={"target": "xss-room"})
+                inert(trail.text)
+                assert trail.headers["cache-control"] == "no-store"
+        finally:
+            await peer.ws.close()
+
+    asyncio.run(asyncio.wait_for(scenario(), 60))
+
+
+def test_role_changes_cannot_escalate(gw: RunningGateway) -> None:
+    """Regression: roles that do not exist, service roles for people, and role or user
+    changes by anyone but an administrator are refused server-side, whatever the page shows."""
+    admin = new_person(gw, "review-admin-roles", {Role.ADMIN})
+    aud = new_person(gw, "review-auditor-roles", {Role.AUDITOR})
+    sup = new_person(gw, "review-supervisor-roles", {Role.SUPERVISOR})
+    with Viewer(gw).signed_in(admin) as a:
+        for roles in (["root"], ["admin", "superuser"], ["backend"], []):
+            assert a.post(f"/admin/users/{aud}/roles", {"roles": roles}).status_code == 303
+            assert "Not changed" in a.get("/admin/users").text, roles
+            assert _principal(gw, aud)[0] == {Role.AUDITOR}
+    for who in (aud, sup):
+        with Viewer(gw).signed_in(who) as v:
+            for path, data in (
+                (f"/admin/users/{who}/roles", {"roles": ["admin"]}),
+                (f"/admin/users/{admin}/disabled", {"disabled": "true"}),
+                ("/admin/users", {"name": "review-sneaky", "roles": ["admin"]}),
+            ):
+                r = v.post(path, data)
+                assert r.status_code == 403 and "Not allowed" in r.text, (who, path)
+    assert Role.ADMIN not in _principal(gw, aud)[0] | _principal(gw, sup)[0]
+    assert _principal(gw, admin) == ({Role.ADMIN}, False)
+
+
+def test_a_totp_code_signs_in_once(gw: RunningGateway) -> None:
+    """Regression: the login goes through the Authenticator's replay protection."""
+    name = new_person(gw, "review-auditor-replay", {Role.AUDITOR})
+    with Viewer(gw) as v:
+        code = v.code(name)
+        assert v.login(name, code=code).status_code == 303
+        assert v.post("/admin/logout").status_code == 303
+    with Viewer(gw) as v:
+        again = v.login(name, code=code)
+        assert again.status_code == 401 and v.session_cookie is None
+    replays = [r for r in _audit(gw, "auth.mfa") if r["target"] == name]
+    assert replays[-1]["outcome"] == "failure"
+    assert replays[-1]["details"]["reason"] == "mfa_code_reused"
