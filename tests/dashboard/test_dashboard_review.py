@@ -23,7 +23,11 @@ from voxseal.identity.rbac import Role
 def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
     g = start_gateway(
         tmp_path_factory.mktemp("dash-review") / "data",
-        extra_env={"VOXSEAL_LOCKOUT_IP_THRESHOLD": "1000"},
+        # no checkpoint mid-module: a new one makes the audit page's next check a full one
+        extra_env={
+            "VOXSEAL_LOCKOUT_IP_THRESHOLD": "1000",
+            "VOXSEAL_AUDIT_CHECKPOINT_EVERY": "100000",
+        },
     )
     try:
         yield g
