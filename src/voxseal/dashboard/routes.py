@@ -7,11 +7,16 @@ Rules every page follows, so a reviewer can check them here once:
 * **Authorisation** uses the permission of the REST endpoint the page presents, read from the
   API's route table (:func:`api_permission`), checked with the same ``Caller.require``; the
   page then calls that endpoint's function, so it audits and behaves exactly as the API.
+  Two deliberate differences: the audit page's chain status comes from a running
+  verification (:mod:`.verification`; still audited as ``audit.verify``), and role and
+  disable changes that would leave no enabled administrator are refused (``last_admin``).
+* **Forms** are read only URL-encoded and small (:func:`_read_form`), after the session check.
 * **CSRF**: every POST carries the session's synchronizer token (compared in constant time)
   and, when the browser sends them, must come with ``Sec-Fetch-Site: same-origin`` and a
   matching ``Origin``. The login form has its own token bound to a pre-login cookie.
 * **Refusals** are HTML pages with the right status (303 to the login page without a session,
-  403 for a missing permission or a bad CSRF token) and audit events.
+  403 for a missing permission or a bad CSRF token, 413/415 for a form that is not one of
+  ours) and audit events.
 * No JavaScript at all: plain forms and links, so the pages work with scripting off and the
   content security policy can forbid scripts outright.
 """
@@ -21,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -854,6 +860,12 @@ async def users_page(
     )
 
 
+#: held across "is another enabled admin left?" and the change, so two administrators
+#: demoting each other at once cannot both pass the check (on this node: the directory has no
+#: transaction spanning both, so nodes sharing a store can still race; see the review notes)
+_ADMIN_CHANGES = threading.Lock()
+
+
 def _keep_an_admin(
     gw: Gateway, name: str, *, roles: frozenset[Role] | None = None, disabled: bool | None = None
 ) -> None:
@@ -938,8 +950,9 @@ async def set_roles(
 
     def change() -> None:
         body = users_api.SetRoles(roles=_roles_of(form))  # type: ignore[arg-type]
-        _keep_an_admin(gateway(request), name, roles=frozenset(body.roles))
-        users_api.set_roles(name, body, request, viewer.caller)
+        with _ADMIN_CHANGES:
+            _keep_an_admin(gateway(request), name, roles=frozenset(body.roles))
+            users_api.set_roles(name, body, request, viewer.caller)
 
     return await _user_change(request, change, f"Changed the roles of {name}.")
 
@@ -955,8 +968,9 @@ async def set_disabled(
 
     def change() -> None:
         body = users_api.SetDisabled(disabled=disabled)
-        _keep_an_admin(gateway(request), name, disabled=disabled)
-        principal = users_api.set_disabled(name, body, request, viewer.caller)
+        with _ADMIN_CHANGES:
+            _keep_an_admin(gateway(request), name, disabled=disabled)
+            principal = users_api.set_disabled(name, body, request, viewer.caller)
         if disabled:
             ended = sessions(request).revoke_principal(str(principal["name"]))
             if ended:

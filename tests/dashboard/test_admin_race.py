@@ -1,0 +1,102 @@
+"""Two administrators demoting each other at the same moment must not leave none.
+
+In-process (the app on an ASGI transport) so the test can widen the window between the
+"is another admin left?" check and the change deterministically, by slowing the API's
+``set_roles`` down: before the fix both checks passed and both changes were made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pyotp
+import pytest
+
+from tests.dashboard.helpers import csrf_in
+from tests.signaling.conftest import CHEAP_PASSWORDS, PASSWORD
+from voxseal.config import load_settings
+from voxseal.gateway import Gateway
+from voxseal.identity.rbac import Role
+from voxseal.signaling.app import create_app
+from voxseal.signaling.routes import users as users_api
+
+
+@pytest.fixture
+def gw(tmp_path: Path) -> Iterator[Gateway]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VOXSEAL_")}
+    settings = load_settings(
+        env={**env, **CHEAP_PASSWORDS}, overrides={"data_dir": str(tmp_path / "data")}
+    )
+    g = Gateway.open(settings)
+    try:
+        yield g
+    finally:
+        g.close()
+
+
+def admin(gw: Gateway, name: str) -> str:
+    gw.directory.create_user(name, {Role.ADMIN}, PASSWORD)
+    enrolment = gw.directory.begin_totp_enrolment(name)
+    gw.directory.confirm_totp_enrolment(name, pyotp.TOTP(enrolment.secret_b32).at(time.time() - 30))
+    return enrolment.secret_b32
+
+
+async def sign_in(client: httpx.AsyncClient, name: str, secret: str) -> str:
+    """Sign in through the form; the session's CSRF token."""
+    form = await client.get("/admin/login")
+    r = await client.post(
+        "/admin/login",
+        data={
+            "username": name,
+            "password": PASSWORD,
+            "code": pyotp.TOTP(secret).now(),
+            "csrf_token": csrf_in(form.text),
+        },
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/admin", r.text
+    return csrf_in((await client.get("/admin")).text)
+
+
+def test_two_admins_demoting_each_other_at_once_leave_one(
+    gw: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secrets = {name: admin(gw, name) for name in ("race-a", "race-b")}
+    original = users_api.set_roles
+
+    def slow_set_roles(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.5)  # both requests are now past their own check
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(users_api, "set_roles", slow_set_roles)
+    app = create_app(gw, close_on_shutdown=False)
+
+    async def scenario() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with (
+            httpx.AsyncClient(transport=transport, base_url="https://localhost") as a,
+            httpx.AsyncClient(transport=transport, base_url="https://localhost") as b,
+        ):
+            ta = await sign_in(a, "race-a", secrets["race-a"])
+            tb = await sign_in(b, "race-b", secrets["race-b"])
+            results = await asyncio.gather(
+                a.post("/admin/users/race-b/roles", data={"roles": "auditor", "csrf_token": ta}),
+                b.post("/admin/users/race-a/roles", data={"roles": "auditor", "csrf_token": tb}),
+            )
+            return list(results)
+
+    results = asyncio.run(asyncio.wait_for(scenario(), 30))
+    assert [r.status_code for r in results] == [303, 303]
+    admins = [p.name for p in gw.directory.list() if Role.ADMIN in p.roles and not p.disabled]
+    assert len(admins) == 1, admins
+    refused = [
+        r
+        for r in gw.audit.query(action="http.refused", limit=100)
+        if r.details.get("reason") == "last_admin"
+    ]
+    assert len(refused) == 1
