@@ -287,11 +287,16 @@ class _Stream:
             subject_id=pending.subject_id if pending else None,
             on_room_closed=lambda why: self.close(CLOSE_NORMAL, why),
         )
-        self.bridge = bridge
         try:
             await bridge.start()
-        except VoxsealError as exc:
-            raise GatewayUnavailable(f"could not join the call's room: {exc.reason}") from None
+        except Exception as exc:  # refused, unreachable, media negotiation timed out
+            await bridge.close()
+            why = exc.reason if isinstance(exc, VoxsealError) else type(exc).__name__
+            raise GatewayUnavailable(f"could not join the call's room: {why}") from None
+        except BaseException:
+            await bridge.close()
+            raise
+        self.bridge = bridge
         self.ingress.calls[(self.provider, bridge.call_id)] = bridge
         await self.ingress.audit(
             "telephony.stream.start",
