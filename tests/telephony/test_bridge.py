@@ -24,6 +24,7 @@ from voxseal.telephony.bridge import (
     TwilioLeg,
     VonageLeg,
 )
+from voxseal.telephony.errors import TelephonyError
 from voxseal.telephony.twilio import TwilioSerializer
 from voxseal.telephony.vonage import VonageSerializer
 
@@ -162,3 +163,31 @@ def test_jitter_buffer_is_continuous_and_bounded() -> None:
         for i in range(0, len(ulaw), 160):
             bridge.caller_audio(inbound.push(ulaw[i : i + 160]))
     assert len(bridge._in_frames) == MAX_BUFFERED_FRAMES
+
+
+def test_audio_much_faster_than_real_time_is_a_flood() -> None:
+    now = [0.0]
+    serializer = TwilioSerializer()
+    serializer.deserialize(twilio_start("MZ1", "CA1", "t"))
+
+    async def send(frame: Any) -> None:  # pragma: no cover
+        raise AssertionError("not used")
+
+    bridge = CallBridge(
+        _NoIngress(),  # type: ignore[arg-type]
+        TwilioLeg(serializer),
+        send,
+        call_id="CA1",
+        subject_id=None,
+        clock=lambda: now[0],
+    )
+    frame = np.zeros(FRAME_SAMPLES, dtype=np.int16)
+    for _ in range(50 * 10):  # 10 s of audio over 10 s: real time
+        now[0] += 0.02
+        bridge.caller_audio(frame)
+    for _ in range(50 * 4):  # a 4 s burst after a stall is tolerated
+        bridge.caller_audio(frame)
+    with pytest.raises(TelephonyError) as info:
+        for _ in range(50 * 30):
+            bridge.caller_audio(frame)
+    assert info.value.reason == "stream_flood" and info.value.close_code == 1008

@@ -14,7 +14,7 @@ Vonage's ``websocket:connected`` headers — and close with a documented code an
 1000  the provider stopped the stream, or the call ended
 1007  malformed frame: not the provider's protocol (bad JSON, order, base64, …)
 1008  policy: missing, bad, expired, replayed or foreign stream token; no start
-      frame in time; provider not configured
+      frame in time; provider not configured; audio flooding faster than real time
 1009  a message too large for the protocol
 1011  the call could not be put into a room (gateway refused or unreachable), or an
       unexpected error (the adapter carries on with its other calls)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Final, Protocol
@@ -53,6 +54,9 @@ SPEECH_PEAK: Final = 256
 END_QUIET_FRAMES: Final = 30
 #: joining the room (HTTPS, WSS, keys, DTLS-SRTP) must finish within this
 JOIN_TIMEOUT: Final = 20.0
+#: carriers stream in real time; a burst after a network stall may run ahead by this much
+#: (seconds of audio) beyond twice real time, more is a flood and ends the stream
+FLOOD_ALLOWANCE: Final = 5.0
 _SILENCE: Final = np.zeros(FRAME_SAMPLES, dtype=np.int16)
 
 Frame = str | bytes
@@ -117,6 +121,7 @@ class CallBridge:
         call_id: str,
         subject_id: str | None,
         on_room_closed: Callable[[str], Awaitable[None]] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ingress = ingress
         self.leg = leg
@@ -126,6 +131,9 @@ class CallBridge:
         self.room_name = room_for(leg.provider, call_id)
         self.identity = f"phone:{leg.provider}"
         self._on_room_closed = on_room_closed
+        self._clock = clock
+        self._started_at = clock()
+        self.audio_in_seconds = 0.0
         self.room: RoomClient | None = None
         self.job: str | None = None
         self._closed = False
@@ -196,8 +204,16 @@ class CallBridge:
     # -- caller → room --------------------------------------------------------------------
 
     def caller_audio(self, pcm48k: np.ndarray) -> None:
-        """48 kHz audio from the phone (any length): to the jitter buffer and the VAD."""
+        """48 kHz audio from the phone (any length): to the jitter buffer and the VAD.
+
+        Raises :class:`TelephonyError` (``stream_flood``, 1008) when the provider sends audio
+        much faster than real time: decoding and resampling cost CPU every other call shares.
+        """
         self.frames_in += 1
+        self.audio_in_seconds += len(pcm48k) / SAMPLE_RATE
+        elapsed = self._clock() - self._started_at
+        if self.audio_in_seconds > 2 * elapsed + FLOOD_ALLOWANCE:
+            raise TelephonyError("audio arrives faster than real time", reason="stream_flood")
         pending = np.concatenate((self._in_pending, pcm48k))
         whole = len(pending) - len(pending) % FRAME_SAMPLES
         for i in range(0, whole, FRAME_SAMPLES):

@@ -33,7 +33,7 @@ import httpx
 
 from voxseal.audit.events import AuditEvent, Outcome
 from voxseal.config import Settings
-from voxseal.errors import ConfigError, VoxsealError
+from voxseal.errors import ConfigError
 from voxseal.gateway import Gateway
 from voxseal.keyfiles import check_private_file, load_or_create_ed25519, write_private_file
 from voxseal.signaling.tls import client_context
@@ -328,7 +328,6 @@ __all__ = [
     "PendingCall",
     "PendingCalls",
     "PhoneSubjects",
-    "VoxsealError",
     "check_call_id",
     "open_ingress",
     "provision_api_key",
