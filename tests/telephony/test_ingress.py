@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import ClientConnection, connect
@@ -27,6 +28,7 @@ from tests.telephony.conftest import (
     CALLER_NUMBER,
     SIGNALWIRE_KEY,
     TWILIO_TOKEN,
+    VONAGE_SECRET,
     RunningIngress,
     body_hash,
     start_ingress,
@@ -399,3 +401,27 @@ def test_no_provider_configured_is_a_clear_start_error(tmp_path: Path) -> None:
         env=env,
     )
     assert r.returncode == 2 and "no provider is configured" in r.stderr
+
+
+def test_vonage_post_answer_is_bound_to_its_body(ingress_alone: RunningIngress) -> None:
+    call_uuid = str(uuid.uuid4())
+    body = json.dumps({"uuid": call_uuid, "from": "15551230003", "to": "15557654321"}).encode()
+
+    def signed(payload_hash: str) -> str:
+        claims = {"iat": int(time.time()), "jti": str(uuid.uuid4()), "payload_hash": payload_hash}
+        return "Bearer " + jwt.encode(claims, VONAGE_SECRET, algorithm="HS256")
+
+    with ingress_alone.client() as c:
+        ok = c.post(
+            "/v1/telephony/vonage/answer",
+            content=body,
+            headers={"authorization": signed(body_hash(body)), "content-type": "application/json"},
+        )
+        assert ok.status_code == 200 and ok.json()[0]["endpoint"][0]["headers"]["call"] == call_uuid
+        swapped = body.replace(b"15551230003", b"15559999999")
+        bad = c.post(
+            "/v1/telephony/vonage/answer",
+            content=swapped,
+            headers={"authorization": signed(body_hash(body)), "content-type": "application/json"},
+        )
+        assert bad.status_code == 403 and bad.json()["error"] == "invalid_signature"
