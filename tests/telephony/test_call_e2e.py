@@ -310,3 +310,60 @@ def test_vonage_caller_talks_to_the_agent(
     assert got["order"][-1] == "notify" and got["notify"] == [{"mark": "utterance-1"}]
     end = ing.wait_for_audit("telephony.stream.end", lambda e: e.target == call_uuid)
     assert end.details["provider"] == "vonage" and end.details["marks_played"] == 1
+
+
+def test_twilio_caller_interrupting_the_agent_gets_clear(
+    gateway_and_ingress: tuple[RunningGateway, RunningIngress], speech: tuple[np.ndarray, int]
+) -> None:
+    """Barge-in: the caller talks over the agent's reply; the ingress sends Twilio ``clear``."""
+    gw, ing = gateway_and_ingress
+    number = "+15551230009"
+    grant(gw, gw.api_key("tel-backend-3"), subject_of(ing, number))
+    pcm, rate = speech
+    ulaw = audioop.lin2ulaw(at_rate(pcm, rate, 8000).tobytes(), 2)
+    said = [ulaw[i : i + 160].ljust(160, b"\xff") for i in range(0, len(ulaw), 160)]
+    call_sid, stream_sid = "CA" + uuid.uuid4().hex, "MZ" + uuid.uuid4().hex
+    r = ing.twilio_webhook(call_sid=call_sid, number=number)
+    token = stream_token_of(r.text)
+
+    async def call() -> list[str]:
+        events: list[str] = []
+        ws = await connect(ing.wss_url + "/v1/telephony/twilio/stream", ssl=ing.ssl())
+        await ws.send(twilio_start(stream_sid, call_sid, token))
+        agent_talking = asyncio.Event()
+
+        async def speak() -> None:
+            loop = asyncio.get_running_loop()
+            t0, n = loop.time(), 0
+            queue = [b"\xff" * 160] * 50 + said
+            interrupted = False
+            while True:
+                if not queue:  # silence until the agent answers; then talk over it, once
+                    if agent_talking.is_set() and not interrupted:
+                        queue, interrupted = said[:], True
+                    else:
+                        queue = [b"\xff" * 160]
+                n += 1
+                await ws.send(twilio_media(stream_sid, n + 1, n, queue.pop(0)))
+                await asyncio.sleep(max(0.0, t0 + n * 0.02 - loop.time()))
+
+        speaker = asyncio.create_task(speak())
+        try:
+            async for raw in ws:
+                event = json.loads(raw)["event"]
+                events.append(event)
+                if event == "media" and events.count("media") == 25:
+                    agent_talking.set()  # half a second into the reply
+                if event == "clear":
+                    break
+        finally:
+            speaker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await speaker
+            await ws.close()
+        return events
+
+    events = asyncio.run(asyncio.wait_for(with_agent(gw, call), 90))
+    assert events.count("media") >= 25 and events[-1] == "clear", events[-5:]
+    end = ing.wait_for_audit("telephony.stream.end", lambda e: e.target == call_sid)
+    assert end.details["barge_ins"] >= 1
