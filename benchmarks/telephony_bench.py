@@ -3,7 +3,8 @@
 Per 20 ms frame, inbound (a Twilio ``media`` JSON message → μ-law decode → 8 → 48 kHz) and
 outbound (48 kHz → 8 kHz μ-law → ``media`` JSON), and the Vonage equivalents with L16 at
 16 kHz. The baseline is what any adapter must do anyway: ``json.loads`` + base64 of the same
-message. A call needs 50 frames/s each way, so "calls per core" = frames/s ÷ 100.
+message. A call needs 50 frames/s in each direction: "calls/core" is what one core could
+convert in that direction alone, and the last lines combine both directions of a call.
 
     python3 benchmarks/telephony_bench.py
 """
@@ -85,7 +86,8 @@ def main() -> None:
     vg_in = rate(lambda i: vg.deserialize(l16[i % 64]))
     vg_out = rate(lambda i: vg.serialize_audio(room[i % 64]))
 
-    print(f"{'path (per 20 ms frame)':<44} {'frames/s':>10} {'× baseline':>11} {'calls/core':>11}")
+    head = f"{'path (per 20 ms frame)':<44} {'frames/s':>10} {'× baseline':>11} {'calls/core':>11}"
+    print(head)
     for name, r in (
         ("baseline: json.loads + base64 (Twilio media)", baseline),
         ("Twilio in: parse, μ-law, 8 → 48 kHz", inbound),
@@ -93,7 +95,10 @@ def main() -> None:
         ("Vonage in: L16 16 → 48 kHz", vg_in),
         ("Vonage out: 48 → 16 kHz L16", vg_out),
     ):
-        print(f"{name:<44} {r:>10,.0f} {r / baseline:>11.2f} {r / 100:>11,.0f}")
+        print(f"{name:<44} {r:>10,.0f} {r / baseline:>11.3f} {r / 50:>11,.0f}")
+    for name, a, b in (("Twilio", inbound, outbound), ("Vonage", vg_in, vg_out)):
+        both = 1 / (50 / a + 50 / b)
+        print(f"{name} call, both directions: {both:,.0f} calls per core (conversion only)")
 
 
 if __name__ == "__main__":
