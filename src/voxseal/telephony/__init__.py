@@ -2,9 +2,13 @@
 
 The phone leg cannot be end-to-end encrypted (the carrier decodes the audio), so the ingress
 runs in the agent zone: it authenticates the provider's webhook and media stream, converts
-the audio to 48 kHz, and joins the room like any endpoint. This package holds only the
-protocol core — codecs, signature checks, stream tokens and per-provider serializers — which
-takes bytes and returns events or bytes; sockets and servers live at the edge.
+the audio to 48 kHz, and joins the room like any endpoint.
+
+The protocol core is sans-I/O — codecs (:mod:`.audio`), signature checks (:mod:`.signatures`),
+stream tokens (:mod:`.stream_tokens`) and per-provider serializers — and is what this package
+exports. The I/O edge is ``voxseal telephony`` (:mod:`.cli`): the ASGI app (:mod:`.app`), the
+per-call bridge to a room (:mod:`.bridge`) and the process's shared state (:mod:`.ingress`);
+they are imported only by that command, never by ``serve``. See docs/telephony.md.
 """
 
 from voxseal.telephony.errors import (
