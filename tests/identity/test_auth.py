@@ -250,6 +250,7 @@ def test_recovery_code_login_is_single_use(auth, admin, clock, sink) -> None:
 def test_disabled_between_password_and_code(auth, admin, directory, clock) -> None:
     client, _ = admin
     challenge = auth.login("root", PASSWORD, IP).mfa_challenge.value
+    directory.create_user("deputy", ["admin"], PASSWORD)  # root may not be the last admin
     directory.disable("root")
     with pytest.raises(InvalidCredentials):
         auth.complete_mfa(challenge, client.at(clock.now), IP)

@@ -319,3 +319,24 @@ def test_sealing_key_file(tmp_path) -> None:
 
     with pytest.raises(ConfigError):
         SecretSealer.from_file(path)
+
+
+def test_the_last_enabled_admin_cannot_be_demoted_or_disabled(directory: Directory) -> None:
+    directory.create_user("root", ["admin"], PASSWORD)
+    directory.create_user("ops", ["admin", "auditor"], PASSWORD)
+    directory.disable("ops")  # a disabled admin does not count
+    for change in (
+        lambda: directory.set_roles("root", ["auditor"]),
+        lambda: directory.disable("root"),
+    ):
+        with pytest.raises(Conflict) as refused:
+            change()
+        assert refused.value.reason == "last_admin"
+    assert directory.get("root").roles == {Role.ADMIN} and not directory.get("root").disabled
+    directory.enable("ops")  # now there is another: the change goes through
+    assert directory.set_roles("root", ["auditor"]).roles == {Role.AUDITOR}
+    with pytest.raises(Conflict):
+        directory.disable("ops")
+    # non-admins are never held back
+    directory.create_user("eve", ["auditor"], PASSWORD)
+    assert directory.disable("eve").disabled

@@ -19,6 +19,7 @@ Humans hold only human roles and service accounts only service roles (see
 from __future__ import annotations
 
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -43,6 +44,10 @@ from voxseal.identity.totp import TOTP, Algorithm, b32encode_secret, generate_se
 from voxseal.store import Database
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
+
+
+#: held across the last-administrator check and the change it guards (see _keep_an_admin)
+_ADMIN_CHANGES = threading.Lock()
 
 
 class PrincipalKind(StrEnum):
@@ -244,15 +249,43 @@ class Directory:
         return [_principal(r) for r in rows]
 
     def set_roles(self, name: str, roles: Iterable[Role | str]) -> Principal:
-        principal = self.get(name)
-        role_set = self._check_roles(principal.kind, roles)
-        self._update(principal.id, "roles = ?", (_roles_text(role_set),))
+        with _ADMIN_CHANGES:
+            principal = self.get(name)
+            role_set = self._check_roles(principal.kind, roles)
+            self._keep_an_admin(principal, role_set, principal.disabled)
+            self._update(principal.id, "roles = ?", (_roles_text(role_set),))
         return self.get_by_id(principal.id)
 
     def set_disabled(self, name: str, disabled: bool = True) -> Principal:
-        principal = self.get(name)
-        self._update(principal.id, "disabled = ?", (1 if disabled else 0,))
+        with _ADMIN_CHANGES:
+            principal = self.get(name)
+            self._keep_an_admin(principal, principal.roles, disabled)
+            self._update(principal.id, "disabled = ?", (1 if disabled else 0,))
         return self.get_by_id(principal.id)
+
+    def _keep_an_admin(
+        self, principal: Principal, roles: frozenset[Role] | set[Role], disabled: bool
+    ) -> None:
+        """Refuse the change that would leave no enabled administrator.
+
+        Only ``admin`` may manage principals and roles, so without one the deployment can be
+        repaired only by editing its database; every path (API, CLI, dashboard) goes through
+        here. The lock makes check-and-change atomic on this node; nodes sharing a store could
+        still race two simultaneous demotions (there is no cross-node lock for this yet).
+        """
+        if Role.ADMIN not in principal.roles or principal.disabled:
+            return  # not an enabled admin now: the count cannot go down
+        if Role.ADMIN in roles and not disabled:
+            return
+        if not any(
+            p.id != principal.id and Role.ADMIN in p.roles and not p.disabled
+            for p in self.list(PrincipalKind.HUMAN)
+        ):
+            raise Conflict(
+                f"{principal.name} is the last enabled administrator; make someone else an "
+                "administrator first",
+                reason="last_admin",
+            )
 
     def disable(self, name: str) -> Principal:
         return self.set_disabled(name, True)
