@@ -118,6 +118,11 @@ def call_page_url(settings: Settings) -> str:
     return f"https://{host}:{settings.port}/call"
 
 
+def admin_url(settings: Settings) -> str:
+    """The admin dashboard, on the same origin as the call page (one CA trust covers both)."""
+    return call_page_url(settings).removesuffix("/call") + "/admin"
+
+
 def print_call_page(settings: Settings, ca: Path | None, out: TextIO) -> None:
     print("Call the AI agent from your browser (microphone, end-to-end encrypted):", file=out)
     print(f"  {call_page_url(settings)}", file=out)
@@ -131,6 +136,12 @@ def print_call_page(settings: Settings, ca: Path | None, out: TextIO) -> None:
             "      Authorities > Import, tick 'Trust this CA to identify websites'",
             file=out,
         )
+    print(
+        f"See the call in the admin dashboard (sign in as {DEMO_ADMIN} with the password above\n"
+        "and a code from your authenticator app):",
+        file=out,
+    )
+    print(f"  {admin_url(settings)}", file=out)
     print(file=out)
 
 

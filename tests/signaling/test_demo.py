@@ -74,6 +74,12 @@ def test_demo_serves_and_its_credentials_log_in(tmp_path: Path) -> None:
                 time.sleep(0.1)
             assert [w["name"] for w in workers] == ["demo"]
             assert "examples/call_agent.py" in out
+            # the printed web pages are served on this origin (the dashboard asks to sign in)
+            assert f"https://127.0.0.1:{port}/call" in out
+            assert f"https://127.0.0.1:{port}/admin" in out
+            assert c.get("/call").status_code == 200
+            admin = c.get("/admin", follow_redirects=True)
+            assert admin.status_code == 200 and "Authenticator code" in admin.text
     finally:
         proc.send_signal(signal.SIGINT)  # Ctrl-C stops it cleanly
         try:
