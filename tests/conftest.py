@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+import threading
+import traceback
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +26,56 @@ VECTORS_DIR = Path(
     )
 )
 PG_URL = os.environ.get("VOXSEAL_TEST_PG_URL", "postgresql://127.0.0.1:5432/test")
+
+
+# --- a run that has finished must also exit ------------------------------------------------
+# A non-daemon thread nobody ends (aiortc's decoder threads, for one) lets pytest print its
+# summary and then blocks interpreter shutdown forever: CI sees a hang, not a failure. So a
+# session that leaves one behind fails, names it with its stack, and exits without waiting.
+
+_stuck: list[str] = []
+_finished: list[pytest.Session] = []
+
+
+def _stuck_threads() -> list[threading.Thread]:
+    import concurrent.futures.thread as executor_thread
+
+    stuck = []
+    for thread in threading.enumerate():
+        if thread.daemon or thread is threading.main_thread():
+            continue
+        # executors' idle workers are ended by their own exit hook
+        if getattr(thread, "_target", None) is executor_thread._worker:
+            continue
+        thread.join(timeout=2)
+        if thread.is_alive():
+            stuck.append(thread)
+    return stuck
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    frames = sys._current_frames()
+    for thread in _stuck_threads():
+        frame = frames.get(thread.ident or -1)
+        where = "".join(traceback.format_stack(frame, limit=6)) if frame else "(no frame)\n"
+        _stuck.append(f"thread {thread.name!r} never ended; it is at:\n{where}")
+    if _stuck:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        _finished.append(session)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _stuck:
+        terminalreporter.section("threads left running (this run fails)", red=True)
+        for text in _stuck:
+            terminalreporter.write(text)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _finished:  # do not wait on threads that will never end
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(int(_finished[0].exitstatus))
 
 
 def _unavailable(message: str) -> None:

@@ -312,11 +312,6 @@ def test_vonage_caller_talks_to_the_agent(
     assert end.details["provider"] == "vonage" and end.details["marks_played"] == 1
 
 
-@pytest.mark.xfail(
-    reason="passes alone (20 s); times out when run after the two calls above in this module —"
-    " cause not yet found (suspected: dispatch to the previous test's departed worker)",
-    strict=False,
-)
 def test_twilio_caller_interrupting_the_agent_gets_clear(
     gateway_and_ingress: tuple[RunningGateway, RunningIngress], speech: tuple[np.ndarray, int]
 ) -> None:

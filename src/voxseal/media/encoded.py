@@ -40,14 +40,14 @@ from collections.abc import Callable
 from typing import Any
 
 import av
-from aiortc import MediaStreamTrack, RTCRtpReceiver
+from aiortc import MediaStreamTrack, RTCPeerConnection, RTCRtpReceiver
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamError
 
 from voxseal.media.audio import FRAME_SAMPLES, TIME_BASE
 from voxseal.media.errors import MediaError
 
-__all__ = ["EncodedAudioTrack", "EncodedFrameSink", "tap_encoded_frames"]
+__all__ = ["EncodedAudioTrack", "EncodedFrameSink", "close_tapped", "tap_encoded_frames"]
 
 logger = logging.getLogger(__name__)
 
@@ -77,16 +77,25 @@ class _PassThroughJitterBuffer:
 class _EncodedFrameTap:
     """Stands in for one receiver's decoder queue: frames to the sink, stop sentinel onwards."""
 
-    __slots__ = ("_inner", "errors", "sink")
+    __slots__ = ("_inner", "closed", "errors", "sink")
 
     def __init__(self, inner: queue.Queue[Any], sink: EncodedFrameSink) -> None:
         self._inner = inner
         self.sink = sink
         self.errors = 0
+        self.closed = False
+
+    def close(self) -> None:
+        """Queue the stop sentinel now, whether or not aiortc's decoder thread exists yet."""
+        if not self.closed:
+            self.closed = True
+            self._inner.put(None)
 
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
         if item is None:  # receiver stopping: let aiortc's decoder thread end the track
             self._inner.put(None, block, timeout)
+            return
+        if self.closed:  # the peer connection is gone; nobody listens any more
             return
         _codec, frame = item
         try:
@@ -126,6 +135,24 @@ def tap_encoded_frames(
             reason="encoded_tap_unavailable",
         )
     setattr(receiver, _QUEUE_ATTR, _EncodedFrameTap(inner, sink))
+
+
+async def close_tapped(pc: RTCPeerConnection) -> None:
+    """Close ``pc`` and make sure none of its tapped receivers leaves a thread behind.
+
+    aiortc starts a receiver's decoder thread (a non-daemon thread) when DTLS comes up, in a
+    task of its own. If ``close()`` lands while that handshake is finishing, the task can start
+    the thread *after* the receiver was stopped, and nothing ever tells it to end: one thread
+    per such call, and a process that cannot exit. The sentinel queued here ends the thread
+    whenever it starts.
+    """
+    try:
+        await pc.close()
+    finally:
+        for transceiver in pc.getTransceivers():
+            tap = getattr(transceiver.receiver, _QUEUE_ATTR, None)
+            if isinstance(tap, _EncodedFrameTap):
+                tap.close()
 
 
 class EncodedAudioTrack(MediaStreamTrack):

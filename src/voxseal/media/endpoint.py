@@ -40,7 +40,7 @@ from voxseal.media.e2ee import (
     SFrameAudioReceiver,
     SFrameAudioTrack,
 )
-from voxseal.media.encoded import tap_encoded_frames
+from voxseal.media.encoded import close_tapped, tap_encoded_frames
 from voxseal.media.errors import E2eeNotReady, NegotiationFailed
 from voxseal.media.peer import new_peer_connection, offered_directions, prefer_opus, wait_connected
 from voxseal.media.srtp import SrtpMonitor, secure_transports
@@ -267,6 +267,6 @@ class MediaEndpoint:
     async def close(self) -> None:
         if self._track is not None:
             self._track.stop()
-        await self._pc.close()
+        await close_tapped(self._pc)
         # let aiortc's decoder threads and tasks unwind before the loop moves on
         await asyncio.sleep(0)

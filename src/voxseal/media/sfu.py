@@ -52,7 +52,7 @@ from typing import Any
 
 from aiortc import RTCIceServer, RTCPeerConnection, RTCSessionDescription
 
-from voxseal.media.encoded import EncodedAudioTrack, tap_encoded_frames
+from voxseal.media.encoded import EncodedAudioTrack, close_tapped, tap_encoded_frames
 from voxseal.media.errors import (
     MediaError,
     NegotiationFailed,
@@ -283,10 +283,10 @@ class Sfu:
             pc.on("connectionstatechange", on_state)
             on_state()
         except MediaError:
-            await pc.close()
+            await close_tapped(pc)
             raise
         except Exception as exc:
-            await pc.close()
+            await close_tapped(pc)
             raise NegotiationFailed(f"offer refused: {type(exc).__name__}: {exc}") from None
         self._sessions[participant_id] = session
         self._fanout.setdefault(participant_id, {})
@@ -327,7 +327,7 @@ class Sfu:
                     del other.slot_owner[mid]
         for track in session.slots.values():
             track.stop()
-        await session.pc.close()
+        await close_tapped(session.pc)
 
     async def close(self) -> None:
         for participant_id in list(self._sessions):

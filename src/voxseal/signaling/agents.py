@@ -21,7 +21,14 @@ from voxseal.errors import AuthError, PermissionDenied, VoxsealError
 from voxseal.gateway import Gateway
 from voxseal.identity.rbac import Role
 from voxseal.identity.tokens import JoinGrants
-from voxseal.signaling.dispatch import Assignment, DispatchBoard, Job, JobState
+from voxseal.media.rooms import RoomRegistry
+from voxseal.signaling.dispatch import (
+    AGENT_IDENTITY_PREFIX,
+    Assignment,
+    DispatchBoard,
+    Job,
+    JobState,
+)
 from voxseal.signaling.rtc import JOIN_TIMEOUT, MAX_MESSAGE, Close
 
 log = logging.getLogger("voxseal.agents")
@@ -31,10 +38,25 @@ DISPATCH_TOKEN_TTL = 120.0
 
 
 class AgentHub:
-    def __init__(self, gw: Gateway) -> None:
+    def __init__(self, gw: Gateway, rooms: RoomRegistry | None = None) -> None:
         self.gw = gw
         self.board = DispatchBoard()
         self.sockets: dict[str, WebSocket] = {}
+        #: this node's live rooms: a dead worker's call is rescued only if its caller is there
+        self.rooms = rooms
+
+    def caller_present(self, room_name: str) -> bool:
+        """Someone other than an agent is in the room. Rooms live on one node, so a room this
+        node does not hold has ended; with no registry at all (tests) every call is live."""
+        if self.rooms is None:
+            return True
+        room = self.rooms.rooms.get(room_name)
+        return room is not None and any(
+            not p.identity.startswith(AGENT_IDENTITY_PREFIX) for p in room.participants.values()
+        )
+
+    def worker_gone(self, worker_id: str) -> list[Assignment]:
+        return self.board.worker_gone(worker_id, caller_present=self.caller_present)
 
     async def audit(self, action: str, outcome: Outcome = Outcome.SUCCESS, **fields: Any) -> None:
         await run_in_threadpool(lambda: self.gw.record(action, outcome=outcome, **fields))
@@ -61,7 +83,7 @@ class AgentHub:
                 continue
             issued = self.gw.tokens.issue_join(
                 a.job.room,
-                f"agent:{worker.name}",
+                f"{AGENT_IDENTITY_PREFIX}{worker.name}",
                 JoinGrants(publish=True, subscribe=True),
                 ttl=min(DISPATCH_TOKEN_TTL, self.gw.tokens.max_join_ttl),
             )
@@ -78,7 +100,7 @@ class AgentHub:
                 await ws.send_text(json.dumps(message))
             except Exception:
                 # the worker vanished between assignment and send: requeue elsewhere
-                await self.send(self.board.worker_gone(a.worker))
+                await self.send(self.worker_gone(a.worker))
                 continue
             await self.audit(
                 "agent.dispatch",
@@ -215,4 +237,4 @@ async def agents(ws: WebSocket) -> None:
         if worker is not None:
             hub.sockets.pop(worker.id, None)
             await hub.audit("agent.unregister", actor=worker.principal, target=worker.id)
-            await hub.send(hub.board.worker_gone(worker.id))
+            await hub.send(hub.worker_gone(worker.id))

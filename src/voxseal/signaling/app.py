@@ -72,7 +72,7 @@ def create_app(gw: Gateway, *, close_on_shutdown: bool = True) -> FastAPI:
     app.state.gateway = gw
     app.state.vault = gw.vault
     app.state.rtc = RtcHub(gw)
-    app.state.agents = AgentHub(gw)
+    app.state.agents = AgentHub(gw, app.state.rtc.rooms)
     app.state.consents = ConsentLedger(gw.db, gw.audit)
     install_error_handlers(app)
 

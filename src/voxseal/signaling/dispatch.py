@@ -78,6 +78,8 @@ class Assignment:
     job: Job
 
 
+#: the identity a dispatched agent joins rooms as is this prefix and the worker's name
+AGENT_IDENTITY_PREFIX = "agent:"
 MAX_ATTEMPTS = 3
 #: a worker that has not accepted a job this long after it was sent loses it
 ACCEPT_TIMEOUT = 30.0
@@ -150,14 +152,26 @@ class DispatchBoard:
         job.state, job.worker = JobState.PENDING, None
         return self._assign_pending(exclude={worker_id})
 
-    def worker_gone(self, worker_id: str) -> list[Assignment]:
-        """A worker disconnected or died: its live jobs go back to the queue."""
+    def worker_gone(
+        self, worker_id: str, *, caller_present: Callable[[str], bool] = lambda room: True
+    ) -> list[Assignment]:
+        """A worker disconnected or died: its live jobs go back to the queue.
+
+        A job that was *running* is requeued only while its room still holds someone other
+        than an agent (``caller_present(room)``): once the caller has hung up there is no call
+        to rescue, and handing the dead job to the next worker would spend its capacity on an
+        empty room while new calls wait. A job never accepted is requeued as before, since its
+        caller may simply not have joined yet.
+        """
         worker = self.workers.pop(worker_id, None)
         if worker is None:
             return []
         for job_id in worker.jobs:
             job = self.jobs[job_id]
-            if job.state is not JobState.ENDED:
+            if job.state is JobState.RUNNING and not caller_present(job.room):
+                job.state, job.end_reason = JobState.ENDED, "caller_gone"
+                job.since = self._clock()
+            elif job.state is not JobState.ENDED:
                 job.state, job.worker = JobState.PENDING, None
         return self._assign_pending()
 
