@@ -134,7 +134,8 @@ async def _webhook(
 def _issue(
     ingress: Ingress, provider: str, call_id: str, number: str | None
 ) -> tuple[str, str | None]:
-    """A stream token for the call, and the call remembered for its stream."""
+    """A stream token for the call, and the call remembered for its stream (blocking: the
+    pending call is written to the store)."""
     subject = ingress.subjects.subject_id(number)
     token = ingress.tokens.issue(call_id, provider, ttl=ingress.stream_token_ttl)
     ingress.pending.add(
@@ -176,8 +177,8 @@ def _twilio_like(provider: str) -> Callable[[Ingress, Request, bytes], Awaitable
                 )
         call_id = check_call_id(fields.get("CallSid"))
         number = fields.get("From")
-        token, subject = _issue(
-            ingress, provider, call_id, number if isinstance(number, str) else None
+        token, subject = await asyncio.to_thread(
+            _issue, ingress, provider, call_id, number if isinstance(number, str) else None
         )
         build = connect_stream_cxml if provider == "signalwire" else tw.connect_stream_twiml
         xml = build(ingress.stream_url(provider), {"token": token})
@@ -205,7 +206,9 @@ async def _vonage_answer(
             )
     call_id = check_call_id(fields.get("uuid"))
     number = fields.get("from")
-    token, subject = _issue(ingress, "vonage", call_id, number if isinstance(number, str) else None)
+    token, subject = await asyncio.to_thread(
+        _issue, ingress, "vonage", call_id, number if isinstance(number, str) else None
+    )
     ncco = vg.connect_websocket_ncco(
         ingress.stream_url("vonage"), headers={"token": token, "call": call_id}, rate=16000
     )
@@ -274,10 +277,14 @@ class _Stream:
         if not isinstance(call_id, str) or not call_id:
             raise TelephonyError("the stream names no call", reason="invalid_stream_token")
         self.call_id = call_id[:64]
-        claims = self.ingress.tokens.redeem(
-            token if isinstance(token, str) else "", call_id=call_id, provider=self.provider
+        # the used-token set and pending calls are in the store: off the event loop
+        claims = await asyncio.to_thread(
+            self.ingress.tokens.redeem,
+            token if isinstance(token, str) else "",
+            call_id=call_id,
+            provider=self.provider,
         )
-        pending = self.ingress.pending.take(self.provider, claims["sub"])
+        pending = await asyncio.to_thread(self.ingress.pending.take, self.provider, claims["sub"])
         leg = self.leg()
         bridge = CallBridge(
             self.ingress,

@@ -23,9 +23,6 @@ import hmac
 import logging
 import re
 import secrets
-import time
-from collections import OrderedDict
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -38,6 +35,12 @@ from voxseal.gateway import Gateway
 from voxseal.keyfiles import check_private_file, load_or_create_ed25519, write_private_file
 from voxseal.signaling.tls import client_context
 from voxseal.telephony.errors import TelephonyError
+from voxseal.telephony.shared_state import (
+    PendingCall,
+    PendingCalls,
+    StorePendingCalls,
+    StoreUsedTokens,
+)
 from voxseal.telephony.signatures import (
     SignalWireWebhookVerifier,
     TwilioWebhookVerifier,
@@ -50,8 +53,6 @@ log = logging.getLogger("voxseal.telephony")
 SUBJECT_KEY: Final = "telephony-subject.key"
 STREAM_KEY: Final = "telephony-stream.key"
 SERVICE_ACCOUNT: Final = "telephony-ingress"
-#: calls waiting for their media stream; more than this and the oldest are forgotten
-MAX_PENDING: Final = 10_000
 _CALL_ID: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _NUMBER_CHARS: Final = re.compile(r"[\s().-]")
 
@@ -107,43 +108,6 @@ class PhoneSubjects:
             return None
         digest = hmac.new(self._key, normal.encode(), hashlib.sha256).hexdigest()
         return f"tel-{digest[:40]}"
-
-
-@dataclass(frozen=True)
-class PendingCall:
-    """What the webhook learnt about a call, for its media stream to pick up."""
-
-    provider: str
-    call_id: str
-    subject_id: str | None
-    expires_at: float
-
-
-class PendingCalls:
-    """Calls whose webhook was answered and whose stream has not started yet (bounded)."""
-
-    def __init__(self, limit: int = MAX_PENDING) -> None:
-        self._calls: OrderedDict[tuple[str, str], PendingCall] = OrderedDict()
-        self._limit = limit
-
-    def add(self, call: PendingCall) -> None:
-        key = (call.provider, call.call_id)
-        self._calls.pop(key, None)
-        self._calls[key] = call
-        now = time.time()
-        while self._calls and (
-            len(self._calls) > self._limit or next(iter(self._calls.values())).expires_at < now
-        ):
-            self._calls.popitem(last=False)
-
-    def take(self, provider: str, call_id: str) -> PendingCall | None:
-        call = self._calls.pop((provider, call_id), None)
-        if call is None or call.expires_at < time.time():
-            return None
-        return call
-
-    def __len__(self) -> int:
-        return len(self._calls)
 
 
 class GatewayAccess:
@@ -239,9 +203,12 @@ class Ingress:
         self.ca_file = ssl_ca
         self.public_base_url = (t.public_base_url or f"https://localhost:{t.port}").rstrip("/")
         self.stream_token_ttl = int(t.stream_token_ttl)
-        self.tokens = StreamTokenIssuer(load_or_create_ed25519(gw.keys_dir / STREAM_KEY))
+        # redemptions and pending calls live in the store, so ingress nodes share them
+        self.tokens = StreamTokenIssuer(
+            load_or_create_ed25519(gw.keys_dir / STREAM_KEY), used=StoreUsedTokens(gw.db)
+        )
         self.subjects = PhoneSubjects.open(gw.keys_dir)
-        self.pending = PendingCalls()
+        self.pending = StorePendingCalls(gw.db)
         self.twilio = (
             TwilioWebhookVerifier(t.twilio_auth_token, public_base_url=self.public_base_url)
             if t.twilio_auth_token

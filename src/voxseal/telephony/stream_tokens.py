@@ -36,8 +36,9 @@ def _audience(provider: str) -> str:
 
 
 class UsedTokens(Protocol):
-    """Where redeemed token ids are remembered (in memory here; a store-backed one for a
-    cluster, so a token redeemed on one node is refused on another)."""
+    """Where redeemed token ids are remembered: :class:`InMemoryUsedTokens` for one process,
+    :class:`voxseal.telephony.shared_state.StoreUsedTokens` (what the ingress uses) for every
+    node sharing a database, so a token redeemed on one node is refused on another."""
 
     def claim(self, jti: str, expires_at: float, now: float) -> bool:
         """Record ``jti``; False if it was already recorded and has not expired."""

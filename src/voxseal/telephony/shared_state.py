@@ -1,0 +1,122 @@
+"""Stream-token redemptions and pending calls kept in the store, shared by ingress nodes.
+
+With these, any number of ``voxseal telephony`` processes can sit behind a plain load
+balancer: a token redeemed on one node is refused on every other (single use holds for the
+cluster, not per process), and a stream that lands on another node than its webhook still
+finds the call's subject id. On SQLite (one host) they behave exactly like the in-memory
+versions; on PostgreSQL they are what makes several hosts safe.
+
+Both run blocking database calls: call them off the event loop.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from voxseal.store.database import Database
+from voxseal.telephony.schema import MIGRATIONS
+
+#: calls remembered in memory at most (webhooks answered, streams not started)
+MAX_PENDING: Final = 10_000
+
+
+@dataclass(frozen=True)
+class PendingCall:
+    """What the webhook learnt about a call, for its media stream to pick up."""
+
+    provider: str
+    call_id: str
+    subject_id: str | None
+    expires_at: float
+
+
+class PendingCalls:
+    """Calls whose webhook was answered and whose stream has not started yet (bounded)."""
+
+    def __init__(self, limit: int = MAX_PENDING) -> None:
+        self._calls: OrderedDict[tuple[str, str], PendingCall] = OrderedDict()
+        self._limit = limit
+
+    def add(self, call: PendingCall) -> None:
+        key = (call.provider, call.call_id)
+        self._calls.pop(key, None)
+        self._calls[key] = call
+        now = time.time()
+        while self._calls and (
+            len(self._calls) > self._limit or next(iter(self._calls.values())).expires_at < now
+        ):
+            self._calls.popitem(last=False)
+
+    def take(self, provider: str, call_id: str) -> PendingCall | None:
+        call = self._calls.pop((provider, call_id), None)
+        if call is None or call.expires_at < time.time():
+            return None
+        return call
+
+    def __len__(self) -> int:
+        return len(self._calls)
+
+
+class StoreUsedTokens:
+    """:class:`~voxseal.telephony.stream_tokens.UsedTokens` in the store: one atomic insert."""
+
+    def __init__(self, db: Database) -> None:
+        db.migrate([MIGRATIONS])
+        self._db = db
+
+    def claim(self, jti: str, expires_at: float, now: float) -> bool:
+        with self._db.transaction() as tx:
+            tx.execute("DELETE FROM telephony_used_stream_tokens WHERE expires_at < ?", (now,))
+            won = tx.execute(
+                "INSERT INTO telephony_used_stream_tokens (jti, expires_at) VALUES (?, ?)"
+                " ON CONFLICT (jti) DO NOTHING RETURNING jti",
+                (jti, float(expires_at)),
+            )
+        return bool(won)
+
+    def __len__(self) -> int:
+        row = self._db.query_one("SELECT COUNT(*) FROM telephony_used_stream_tokens")
+        return int(row[0]) if row else 0
+
+
+class StorePendingCalls:
+    """Pending calls in the store; the same ``add``/``take`` as the in-memory ``PendingCalls``."""
+
+    def __init__(self, db: Database, *, clock: Callable[[], float] = time.time) -> None:
+        db.migrate([MIGRATIONS])
+        self._db = db
+        self._clock = clock
+
+    def add(self, call: PendingCall) -> None:
+        with self._db.transaction() as tx:
+            tx.execute("DELETE FROM telephony_pending_calls WHERE expires_at < ?", (self._clock(),))
+            tx.execute(
+                "INSERT INTO telephony_pending_calls (provider, call_id, subject_id, expires_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (provider, call_id) DO UPDATE SET"
+                " subject_id = excluded.subject_id, expires_at = excluded.expires_at",
+                (call.provider, call.call_id, call.subject_id, float(call.expires_at)),
+            )
+
+    def take(self, provider: str, call_id: str) -> PendingCall | None:
+        rows = self._db.execute(
+            "DELETE FROM telephony_pending_calls WHERE provider = ? AND call_id = ?"
+            " RETURNING subject_id, expires_at",
+            (provider, call_id),
+        )
+        if not rows:
+            return None
+        subject_id, expires_at = rows[0]
+        if expires_at < self._clock():
+            return None
+        return PendingCall(provider, call_id, subject_id, float(expires_at))
+
+    def __len__(self) -> int:
+        now = self._clock()
+        row = self._db.query_one(
+            "SELECT COUNT(*) FROM telephony_pending_calls WHERE expires_at >= ?", (now,)
+        )
+        return int(row[0]) if row else 0
