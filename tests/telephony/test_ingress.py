@@ -235,7 +235,9 @@ def test_stream_tokens_are_single_use_bound_and_checked_before_audio(
 HOSTILE: list[tuple[str, list[str | bytes], int, str]] = [
     ("not json", ["{nope"], 1007, "malformed_frame"),
     ("json array", ["[1, 2, 3]"], 1007, "malformed_frame"),
-    ("unknown event", ['{"event": "hello"}'], 1007, "malformed_frame"),
+    # an event we do not know is ignored only on an admitted stream: before it, no token
+    ("unknown event before start", ['{"event": "hello"}'], 1008, "invalid_stream_token"),
+    ("invalid event name", ['{"event": "<hello/>"}'], 1007, "malformed_frame"),
     ("binary frame", [b"\x00\x01\x02"], 1007, "malformed_frame"),
     ("deep nesting", ["[" * 100_000 + "]" * 100_000], 1009, "malformed_frame"),
     ("oversized", ['{"event": "' + "x" * 70_000 + '"}'], 1009, "malformed_frame"),

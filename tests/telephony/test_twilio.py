@@ -21,6 +21,7 @@ from voxseal.telephony.twilio import (
     Start,
     Stop,
     TwilioSerializer,
+    UnknownEvent,
     connect_stream_twiml,
 )
 
@@ -125,7 +126,8 @@ def test_inbound_audio_is_continuous_across_frames() -> None:
 BAD_FRAMES: list[tuple[str, object]] = [
     ("not json", "{nope"),
     ("json array", "[1, 2]"),
-    ("unknown event", {"event": "hangup", "streamSid": SID}),
+    ("event name not an identifier", {"event": "<hangup/>", "streamSid": SID}),
+    ("unknown event of another stream", {"event": "hangup", "streamSid": "MZ" + "0" * 32}),
     ("no event", {"streamSid": SID}),
     ("event not a string", {"event": 7}),
     ("media without media", {"event": "media", "streamSid": SID}),
@@ -191,6 +193,16 @@ BAD_STARTS: list[tuple[str, dict[str, Any]]] = [
 def test_bad_start_is_refused(why: str, frame: dict[str, Any]) -> None:
     with pytest.raises(MalformedFrame):
         TwilioSerializer().deserialize(json.dumps(frame))
+
+
+def test_an_unknown_well_formed_event_is_ignorable_not_fatal() -> None:
+    """A provider's new event must not hang up the call: it parses as UnknownEvent."""
+    s = TwilioSerializer()
+    assert s.deserialize(json.dumps({"event": "futureEvent"})) == UnknownEvent("futureEvent")
+    s.deserialize(json.dumps(start()))
+    new = {"event": "media:v2", "streamSid": SID, "sequenceNumber": "3", "x": {"y": 1}}
+    assert s.deserialize(json.dumps(new)) == UnknownEvent("media:v2")
+    assert isinstance(s.deserialize(json.dumps(media())), Media)  # the stream goes on
 
 
 def test_order_is_enforced() -> None:

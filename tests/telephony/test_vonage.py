@@ -16,6 +16,7 @@ from voxseal.telephony.vonage import (
     Connected,
     Dtmf,
     Notify,
+    UnknownEvent,
     VonageSerializer,
     connect_websocket_ncco,
 )
@@ -84,6 +85,13 @@ def test_a_whole_stream_parses_into_typed_events() -> None:
     assert s.deserialize(json.dumps({"event": "websocket:cleared"})) == Cleared()
 
 
+def test_an_unknown_well_formed_event_is_ignorable_not_fatal() -> None:
+    s = opened(16000)
+    ev = s.deserialize(json.dumps({"event": "websocket:media:update", "x": 1}))
+    assert ev == UnknownEvent("websocket:media:update")
+    assert isinstance(s.deserialize(b"\x00\x00" * 320), Audio)  # the stream goes on
+
+
 def test_inbound_audio_is_continuous_at_8_and_16_khz() -> None:
     for rate in (8000, 16000):
         s = opened(rate)
@@ -102,7 +110,8 @@ def test_inbound_audio_is_continuous_at_8_and_16_khz() -> None:
 BAD: list[tuple[str, str | bytes]] = [
     ("not json", "{nope"),
     ("json list", "[]"),
-    ("unknown event", json.dumps({"event": "websocket:hangup"})),
+    ("event name not an identifier", json.dumps({"event": "websocket:hang up\n"})),
+    ("event name too long", json.dumps({"event": "websocket:" + "x" * 80})),
     ("no event", json.dumps({"digit": "1"})),
     ("second connected", first()),
     ("dtmf letter", json.dumps({"event": "websocket:dtmf", "digit": "x"})),

@@ -65,6 +65,8 @@ MAX_WEBHOOK_BODY: Final = 64 * 1024
 START_TIMEOUT: Final = 10.0
 CLOSE_NORMAL: Final = 1000
 CLOSE_INTERNAL: Final = 1011
+#: distinct unknown event names a stream tracks; the rest are counted as "(other)"
+MAX_UNKNOWN_EVENT_NAMES: Final = 8
 
 
 class ProviderDisabled(TelephonyError):
@@ -230,6 +232,17 @@ class _Stream:
         self.call_id: str | None = None
         self.bridge: CallBridge | None = None
         self.closed = False
+        #: well-formed events this version does not know, by name (bounded), ignored
+        self.unknown_events: dict[str, int] = {}
+
+    def ignore(self, name: str) -> None:
+        """A provider event we do not know, on an admitted stream: count it, log it once."""
+        if name not in self.unknown_events:
+            if len(self.unknown_events) >= MAX_UNKNOWN_EVENT_NAMES:
+                name = "(other)"
+            else:
+                log.info("%s stream: ignoring unknown event %r", self.provider, name)
+        self.unknown_events[name] = self.unknown_events.get(name, 0) + 1
 
     async def close(self, code: int, reason: str) -> None:
         if self.closed:
@@ -355,6 +368,7 @@ class _Stream:
             provider=self.provider,
             room=bridge.room_name,
             **bridge.summary(),
+            unknown_events=self.unknown_events,
         )
 
 
@@ -377,6 +391,8 @@ class _TwilioStream(_Stream):
         elif self.bridge is None:
             if not isinstance(event, tw.Connected):
                 raise TelephonyError("no stream token yet", reason="invalid_stream_token")
+        elif isinstance(event, tw.UnknownEvent):
+            self.ignore(event.name)
         elif isinstance(event, tw.Media):
             if event.track.startswith("inbound"):
                 self.bridge.caller_audio(event.pcm)
@@ -403,6 +419,8 @@ class _VonageStream(_Stream):
             await self.admit(event.headers.get("token"), event.headers.get("call"))
         elif self.bridge is None:  # pragma: no cover - the serializer refuses these first
             raise TelephonyError("no stream token yet", reason="invalid_stream_token")
+        elif isinstance(event, vg.UnknownEvent):
+            self.ignore(event.name)
         elif isinstance(event, vg.Audio):
             self.bridge.caller_audio(event.pcm)
         elif isinstance(event, vg.Notify):

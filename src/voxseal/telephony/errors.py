@@ -7,12 +7,17 @@ message. Messages name what was wrong, never the secret or the token that was pr
 
 from __future__ import annotations
 
+import re
+from typing import Final
+
 from voxseal.errors import VoxsealError
 
 #: RFC 6455 close codes the stream endpoints use
 CLOSE_INVALID_PAYLOAD = 1007
 CLOSE_POLICY_VIOLATION = 1008
 CLOSE_MESSAGE_TOO_BIG = 1009
+
+_EVENT_NAME: Final = re.compile(r"^[A-Za-z][A-Za-z0-9:_.-]{0,63}$")
 
 
 class TelephonyError(VoxsealError):
@@ -65,3 +70,11 @@ class StreamTokenMismatch(StreamTokenError):
 
     reason = "stream_token_mismatch"
     http_status = 403
+
+
+def unknown_event_name(event: object) -> str:
+    """The name of an event a serializer does not know, if it is a plausible one (a short
+    identifier); anything else in the ``event`` field makes the frame malformed."""
+    if not isinstance(event, str) or not _EVENT_NAME.match(event):
+        raise MalformedFrame("message has no valid event name")
+    return event

@@ -4,9 +4,11 @@ Twilio sends JSON text frames — ``connected``, ``start``, ``media`` (base64 μ
 ``dtmf``, ``mark``, ``stop`` — and accepts ``media``, ``mark`` and ``clear``.
 :class:`TwilioSerializer` turns one stream's frames into typed events (and inbound audio into
 48 kHz int16) and room audio into Twilio frames. It is strict: anything that is not the
-protocol — an unknown event, a missing field, bad base64, an oversized frame, audio before
-``start`` or after ``stop``, another stream's id — raises
-:class:`~voxseal.telephony.errors.MalformedFrame`, and the edge closes the socket.
+protocol — a missing or invalid event name, a missing field, bad base64, an oversized frame,
+audio before ``start`` or after ``stop``, another stream's id — raises
+:class:`~voxseal.telephony.errors.MalformedFrame`, and the edge closes the socket. A
+well-formed event it does not know becomes :class:`UnknownEvent`, which the edge ignores
+(after the stream token is redeemed) and counts: a provider's new event must not hang up calls.
 """
 
 from __future__ import annotations
@@ -23,7 +25,12 @@ from typing import Any, Final
 import numpy as np
 
 from voxseal.telephony.audio import ULAW_SILENCE, InboundAudio, OutboundAudio
-from voxseal.telephony.errors import FrameTooLarge, MalformedFrame, TelephonyError
+from voxseal.telephony.errors import (
+    FrameTooLarge,
+    MalformedFrame,
+    TelephonyError,
+    unknown_event_name,
+)
 
 #: the only media format Twilio streams, and the one we send back
 MEDIA_FORMAT: Final = {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}
@@ -95,7 +102,19 @@ class Stop:
     sequence_number: int | None
 
 
-Event = Connected | Start | Media | Dtmf | Mark | Stop
+@dataclass(frozen=True)
+class UnknownEvent:
+    """A well-formed message whose event this version does not know: ignored, not fatal.
+
+    Providers add events (Twilio did, for ``dtmf``); hanging up on a caller because of one
+    would turn a protocol addition into an outage. The frame must still be a JSON object with
+    a short printable ``event`` and, once the stream started, this stream's id.
+    """
+
+    name: str
+
+
+Event = Connected | Start | Media | Dtmf | Mark | Stop | UnknownEvent
 
 
 # -- field checks -----------------------------------------------------------------------------
@@ -197,7 +216,10 @@ class TwilioSerializer:
             else None
         )
         if handler is None:
-            raise MalformedFrame("unknown event")
+            name = unknown_event_name(event)
+            if self.stream_sid is not None:
+                self._check_stream(msg)
+            return UnknownEvent(name)
         if event not in ("connected", "start"):
             self._check_stream(msg)
         return handler(msg)

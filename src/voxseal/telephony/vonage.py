@@ -7,9 +7,10 @@ frames of 16-bit little-endian linear PCM, 20 ms each (640 bytes at 16 kHz, 320 
 Control flows as JSON text: we may send ``notify`` (answered by ``websocket:notify`` once the
 audio before it has played) and ``clear`` (barge-in; answered by ``websocket:cleared``).
 
-:class:`VonageSerializer` is strict in the same way as the Twilio one: a non-JSON or unknown
-text frame, audio before the headers, an odd or oversized audio frame raise
-:class:`~voxseal.telephony.errors.MalformedFrame`.
+:class:`VonageSerializer` is strict in the same way as the Twilio one: a non-JSON text frame or
+one without a valid ``event``, audio before the headers, an odd or oversized audio frame raise
+:class:`~voxseal.telephony.errors.MalformedFrame`; a well-formed event it does not know is
+returned as :class:`UnknownEvent` and ignored.
 """
 
 from __future__ import annotations
@@ -23,7 +24,12 @@ from typing import Any, Final
 import numpy as np
 
 from voxseal.telephony.audio import InboundAudio, OutboundAudio
-from voxseal.telephony.errors import FrameTooLarge, MalformedFrame, TelephonyError
+from voxseal.telephony.errors import (
+    FrameTooLarge,
+    MalformedFrame,
+    TelephonyError,
+    unknown_event_name,
+)
 
 RATES: Final = (8000, 16000)
 MAX_TEXT_CHARS: Final = 64 * 1024
@@ -107,7 +113,15 @@ class Cleared:
     """Vonage emptied its playback buffer after our ``clear``."""
 
 
-Event = Connected | Audio | Dtmf | Notify | Cleared
+@dataclass(frozen=True)
+class UnknownEvent:
+    """A well-formed ``event`` this version does not know: ignored rather than ending the call
+    (see :class:`voxseal.telephony.twilio.UnknownEvent`)."""
+
+    name: str
+
+
+Event = Connected | Audio | Dtmf | Notify | Cleared | UnknownEvent
 
 
 # -- serializer -------------------------------------------------------------------------------
@@ -162,7 +176,7 @@ class VonageSerializer:
             return Cleared()
         if event == "websocket:connected":
             raise MalformedFrame("second websocket:connected")
-        raise MalformedFrame("unknown event")
+        return UnknownEvent(unknown_event_name(event))
 
     def _connected(self, msg: Mapping[str, Any]) -> Connected:
         ctype = msg.get("content-type")
