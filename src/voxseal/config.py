@@ -156,6 +156,9 @@ class TelephonySettings:
     signalwire_signing_key: str = ""
     #: how long a stream token in TwiML/NCCO stays redeemable
     stream_token_ttl: Duration = Duration(60.0)
+    #: media WebSockets open at once whose stream token is not redeemed yet; more are refused
+    #: (1013) so unauthenticated sockets cannot pile up and starve the calls
+    max_unadmitted_streams: int = 128
 
     _SECRETS = ("api_key", "twilio_auth_token", "vonage_signature_secret", "signalwire_signing_key")
 
@@ -179,6 +182,8 @@ class TelephonySettings:
                 raise ConfigError(f"telephony.{name}", "must be an https:// URL with a host")
         if self.stream_token_ttl > 300:
             raise ConfigError("telephony.stream_token_ttl", "at most 5m")
+        if not 1 <= self.max_unadmitted_streams <= 100_000:
+            raise ConfigError("telephony.max_unadmitted_streams", "must be 1..100000")
 
 
 @dataclass(frozen=True)

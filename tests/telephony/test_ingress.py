@@ -31,6 +31,7 @@ from tests.telephony.conftest import (
     VONAGE_SECRET,
     RunningIngress,
     body_hash,
+    free_port,
     start_ingress,
     stream_token_of,
     twilio_connected,
@@ -427,3 +428,36 @@ def test_vonage_post_answer_is_bound_to_its_body(ingress_alone: RunningIngress) 
             headers={"authorization": signed(body_hash(body)), "content-type": "application/json"},
         )
         assert bad.status_code == 403 and bad.json()["error"] == "invalid_signature"
+
+
+def test_unauthenticated_sockets_cannot_pile_up(tmp_path: Path) -> None:
+    """Sockets that have not redeemed a stream token are capped; a redeemed one frees its slot."""
+    ing = start_ingress(
+        tmp_path / "data",
+        gateway_url=f"https://localhost:{free_port()}",
+        extra_env={"VOXSEAL_TELEPHONY_MAX_UNADMITTED_STREAMS": "2"},
+    )
+    try:
+
+        async def scenario() -> dict[str, Any]:
+            idle = [await open_stream(ing, "/v1/telephony/twilio/stream") for _ in range(2)]
+            await asyncio.sleep(0.3)  # both are being served, waiting for their start frame
+            third = await open_stream(ing, "/v1/telephony/vonage/ws")
+            refused = await closed_with(third)
+            await idle[0].close()
+            await asyncio.sleep(0.3)
+            fourth = await open_stream(ing, "/v1/telephony/twilio/stream")
+            # its slot is free again: it gets as far as the token check
+            await fourth.send(twilio_start("MZ" + "1" * 32, "CA" + "1" * 32, "not-a-token"))
+            checked = await closed_with(fourth)
+            await idle[1].close()
+            return {"refused": refused, "checked": checked}
+
+        out = run(scenario())
+        assert out["refused"] == (1013, "too_many_unadmitted_streams")
+        assert out["checked"] == (1008, "invalid_stream_token")
+        reasons = {r.details["reason"] for r in ing.audit("telephony.stream.refused")}
+        assert "too_many_unadmitted_streams" in reasons
+        assert ing.alive()
+    finally:
+        ing.stop()

@@ -82,7 +82,16 @@ CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log FOR EACH STATE
 CREATE TRIGGER audit_checkpoints_no_truncate BEFORE TRUNCATE ON audit_checkpoints FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
 """  # noqa: E501
 
+# the dashboard and `voxseal audit` filter by target (a room, a user, a call): without this
+# a filter on a year of events scans the whole chain
+_V2 = """
+CREATE INDEX audit_log_target ON audit_log (target, seq);
+"""
+
 MIGRATIONS = MigrationSet(
     "audit",
-    (Migration(1, "hash-chained log and signed checkpoints", _SQLITE_V1, _POSTGRESQL_V1),),
+    (
+        Migration(1, "hash-chained log and signed checkpoints", _SQLITE_V1, _POSTGRESQL_V1),
+        Migration(2, "index on target, for filters by room, user or call", _V2, _V2),
+    ),
 )

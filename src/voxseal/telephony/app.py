@@ -65,6 +65,7 @@ MAX_WEBHOOK_BODY: Final = 64 * 1024
 START_TIMEOUT: Final = 10.0
 CLOSE_NORMAL: Final = 1000
 CLOSE_INTERNAL: Final = 1011
+CLOSE_TRY_AGAIN_LATER: Final = 1013
 #: distinct unknown event names a stream tracks; the rest are counted as "(other)"
 MAX_UNKNOWN_EVENT_NAMES: Final = 8
 
@@ -234,6 +235,13 @@ class _Stream:
         self.closed = False
         #: well-formed events this version does not know, by name (bounded), ignored
         self.unknown_events: dict[str, int] = {}
+        #: counted in ``ingress.unadmitted`` (sockets without a redeemed token)
+        self.unadmitted = False
+
+    def admitted(self) -> None:
+        if self.unadmitted:
+            self.unadmitted = False
+            self.ingress.unadmitted -= 1
 
     def ignore(self, name: str) -> None:
         """A provider event we do not know, on an admitted stream: count it, log it once."""
@@ -297,6 +305,7 @@ class _Stream:
             call_id=call_id,
             provider=self.provider,
         )
+        self.admitted()
         pending = await asyncio.to_thread(self.ingress.pending.take, self.provider, claims["sub"])
         leg = self.leg()
         bridge = CallBridge(
@@ -432,11 +441,21 @@ class _VonageStream(_Stream):
 
 async def _stream(ws: WebSocket, provider: str, kind: type[_Stream]) -> None:
     stream = kind(ws, provider)
-    if getattr(stream.ingress, provider) is None:
+    ingress = stream.ingress
+    if getattr(ingress, provider) is None:
         await ws.accept()
         await stream.refuse(None, CLOSE_POLICY_VIOLATION, "provider_not_configured")
         return
-    await stream.run()
+    if ingress.unadmitted >= ingress.settings.telephony.max_unadmitted_streams:
+        await ws.accept()
+        await stream.refuse(None, CLOSE_TRY_AGAIN_LATER, "too_many_unadmitted_streams")
+        return
+    ingress.unadmitted += 1  # until its token is redeemed (admit) or it ends
+    stream.unadmitted = True
+    try:
+        await stream.run()
+    finally:
+        stream.admitted()
 
 
 # -- the app ----------------------------------------------------------------------------------

@@ -209,6 +209,8 @@ class Ingress:
         )
         self.subjects = PhoneSubjects.open(gw.keys_dir)
         self.pending = StorePendingCalls(gw.db)
+        #: media sockets open whose stream token is not redeemed yet (event loop only)
+        self.unadmitted = 0
         self.twilio = (
             TwilioWebhookVerifier(t.twilio_auth_token, public_base_url=self.public_base_url)
             if t.twilio_auth_token
