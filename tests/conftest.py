@@ -60,7 +60,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         where = "".join(traceback.format_stack(frame, limit=6)) if frame else "(no frame)\n"
         _stuck.append(f"thread {thread.name!r} never ended; it is at:\n{where}")
     if _stuck:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if session.exitstatus == pytest.ExitCode.OK:  # keep "interrupted", "usage error", ...
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
         _finished.append(session)
 
 

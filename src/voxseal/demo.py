@@ -137,8 +137,8 @@ def print_call_page(settings: Settings, ca: Path | None, out: TextIO) -> None:
             file=out,
         )
     print(
-        f"See the call in the admin dashboard (sign in as {DEMO_ADMIN} with the password above\n"
-        "and a code from your authenticator app):",
+        f"See the call in the admin dashboard (sign in as {DEMO_ADMIN} with the password shown\n"
+        "on the first run and a code from your authenticator app):",
         file=out,
     )
     print(f"  {admin_url(settings)}", file=out)

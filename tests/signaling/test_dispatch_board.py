@@ -42,22 +42,26 @@ def test_ended_jobs_are_forgotten_later_and_a_room_can_ask_again() -> None:
 
 
 def test_a_dead_workers_running_call_is_rescued_only_while_its_caller_is_there() -> None:
-    """A worker dies mid-call: a live call moves on; a call whose caller hung up ends."""
+    """A worker dies mid-call: a live call moves on; a call whose caller hung up ends; a call
+    whose caller has not joined yet (agents are asked for first) waits for another worker."""
     board = DispatchBoard(clock=Clock())
     dead = board.register("agent-a", "a", 4)
     live, _ = board.request("live-room", None, "backend")
     over, _ = board.request("hung-up-room", None, "backend")
-    waiting, _ = board.request("not-yet-joined-room", None, "backend")
-    for job in (live, over):
+    early, _ = board.request("caller-not-yet-here", None, "backend")
+    waiting, _ = board.request("not-accepted-room", None, "backend")
+    for job in (live, over, early):
         board.accepted(dead.id, job.id)
-    assert waiting.state is JobState.ASSIGNED  # sent, never accepted: the caller may come
-    spare = board.register("agent-b", "b", 2)
-    moved = board.worker_gone(dead.id, caller_present=lambda room: room == "live-room")
-    assert {a.job.id for a in moved} == {live.id, waiting.id}
+    board.caller_joined("live-room")
+    board.caller_joined("hung-up-room")
+    assert waiting.state is JobState.ASSIGNED and not early.caller_seen
+    spare = board.register("agent-b", "b", 3)
+    moved, ended = board.worker_gone(dead.id, caller_present=lambda room: room == "live-room")
+    assert {a.job.id for a in moved} == {live.id, early.id, waiting.id}
     assert all(a.worker == spare.id for a in moved)
-    assert over.state is JobState.ENDED and over.end_reason == "caller_gone"
-    # the spare's capacity went to calls that exist, none to the empty room
-    assert spare.jobs == {live.id, waiting.id}
+    assert ended == [over] and over.state is JobState.ENDED and over.end_reason == "caller_gone"
+    # the spare's capacity went to calls that exist or are coming, none to the empty room
+    assert spare.jobs == {live.id, early.id, waiting.id}
 
 
 def test_without_room_knowledge_every_unfinished_job_is_requeued() -> None:
@@ -65,4 +69,5 @@ def test_without_room_knowledge_every_unfinished_job_is_requeued() -> None:
     dead = board.register("agent-a", "a", 1)
     job, _ = board.request("room", None, "backend")
     board.accepted(dead.id, job.id)
-    assert board.worker_gone(dead.id) == [] and job.state is JobState.PENDING
+    board.caller_joined("room")
+    assert board.worker_gone(dead.id) == ([], []) and job.state is JobState.PENDING

@@ -442,22 +442,33 @@ def test_unauthenticated_sockets_cannot_pile_up(tmp_path: Path) -> None:
         async def scenario() -> dict[str, Any]:
             idle = [await open_stream(ing, "/v1/telephony/twilio/stream") for _ in range(2)]
             await asyncio.sleep(0.3)  # both are being served, waiting for their start frame
-            third = await open_stream(ing, "/v1/telephony/vonage/ws")
-            refused = await closed_with(third)
+            over = await asyncio.gather(
+                *(open_stream(ing, "/v1/telephony/vonage/ws") for _ in range(5))
+            )
+            refusals = await asyncio.gather(*(closed_with(ws) for ws in over))
+            refused = refusals[0] if len(set(refusals)) == 1 else refusals
             await idle[0].close()
-            await asyncio.sleep(0.3)
-            fourth = await open_stream(ing, "/v1/telephony/twilio/stream")
-            # its slot is free again: it gets as far as the token check
-            await fourth.send(twilio_start("MZ" + "1" * 32, "CA" + "1" * 32, "not-a-token"))
-            checked = await closed_with(fourth)
+            for _ in range(50):  # the server frees the slot once it sees the close
+                fourth = await open_stream(ing, "/v1/telephony/twilio/stream")
+                # with its slot free again it gets as far as the token check
+                await fourth.send(twilio_start("MZ" + "1" * 32, "CA" + "1" * 32, "not-a-token"))
+                checked = await closed_with(fourth)
+                if checked[0] != 1013:
+                    break
+                await asyncio.sleep(0.1)
             await idle[1].close()
             return {"refused": refused, "checked": checked}
 
         out = run(scenario())
         assert out["refused"] == (1013, "too_many_unadmitted_streams")
         assert out["checked"] == (1008, "invalid_stream_token")
-        reasons = {r.details["reason"] for r in ing.audit("telephony.stream.refused")}
-        assert "too_many_unadmitted_streams" in reasons
+        overflow = [
+            r
+            for r in ing.audit("telephony.stream.refused")
+            if r.details["reason"] == "too_many_unadmitted_streams"
+        ]
+        # audited, but not one durable write per socket of a flood
+        assert 1 <= len(overflow) <= 2 and sum(r.details["refused"] for r in overflow) <= 5
         assert ing.alive()
     finally:
         ing.stop()

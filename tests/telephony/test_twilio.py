@@ -127,6 +127,7 @@ BAD_FRAMES: list[tuple[str, object]] = [
     ("not json", "{nope"),
     ("json array", "[1, 2]"),
     ("event name not an identifier", {"event": "<hangup/>", "streamSid": SID}),
+    ("event name with a newline", {"event": "hangup\n", "streamSid": SID}),
     ("unknown event of another stream", {"event": "hangup", "streamSid": "MZ" + "0" * 32}),
     ("no event", {"streamSid": SID}),
     ("event not a string", {"event": 7}),

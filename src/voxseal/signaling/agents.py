@@ -45,6 +45,11 @@ class AgentHub:
         #: this node's live rooms: a dead worker's call is rescued only if its caller is there
         self.rooms = rooms
 
+    def participant_joined(self, room_name: str, identity: str) -> None:
+        """Called by the signaling hub on every admitted join."""
+        if not identity.startswith(AGENT_IDENTITY_PREFIX):
+            self.board.caller_joined(room_name)
+
     def caller_present(self, room_name: str) -> bool:
         """Someone other than an agent is in the room. Rooms live on one node, so a room this
         node does not hold has ended; with no registry at all (tests) every call is live."""
@@ -55,8 +60,19 @@ class AgentHub:
             not p.identity.startswith(AGENT_IDENTITY_PREFIX) for p in room.participants.values()
         )
 
-    def worker_gone(self, worker_id: str) -> list[Assignment]:
-        return self.board.worker_gone(worker_id, caller_present=self.caller_present)
+    async def worker_gone(self, worker_id: str) -> None:
+        """Requeue a vanished worker's calls, or end those whose caller has hung up."""
+        assignments, ended = self.board.worker_gone(worker_id, caller_present=self.caller_present)
+        for job in ended:
+            await self.audit(
+                "agent.job",
+                actor="system",
+                target=job.room,
+                job=job.id,
+                state="ended",
+                reason=job.end_reason,
+            )
+        await self.send(assignments)
 
     async def audit(self, action: str, outcome: Outcome = Outcome.SUCCESS, **fields: Any) -> None:
         await run_in_threadpool(lambda: self.gw.record(action, outcome=outcome, **fields))
@@ -100,7 +116,7 @@ class AgentHub:
                 await ws.send_text(json.dumps(message))
             except Exception:
                 # the worker vanished between assignment and send: requeue elsewhere
-                await self.send(self.worker_gone(a.worker))
+                await self.worker_gone(a.worker)
                 continue
             await self.audit(
                 "agent.dispatch",
@@ -237,4 +253,4 @@ async def agents(ws: WebSocket) -> None:
         if worker is not None:
             hub.sockets.pop(worker.id, None)
             await hub.audit("agent.unregister", actor=worker.principal, target=worker.id)
-            await hub.send(hub.worker_gone(worker.id))
+            await hub.worker_gone(worker.id)

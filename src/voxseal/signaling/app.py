@@ -73,6 +73,7 @@ def create_app(gw: Gateway, *, close_on_shutdown: bool = True) -> FastAPI:
     app.state.vault = gw.vault
     app.state.rtc = RtcHub(gw)
     app.state.agents = AgentHub(gw, app.state.rtc.rooms)
+    app.state.rtc.on_join = app.state.agents.participant_joined
     app.state.consents = ConsentLedger(gw.db, gw.audit)
     install_error_handlers(app)
 

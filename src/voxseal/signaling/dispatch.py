@@ -42,6 +42,8 @@ class Job:
     worker: str | None = None
     attempts: int = 0
     end_reason: str | None = None
+    #: someone other than an agent has joined the room since the job was created
+    caller_seen: bool = False
     #: monotonic time of the last assignment (accept deadline) or of the end (pruning)
     since: float = 0.0
 
@@ -152,28 +154,38 @@ class DispatchBoard:
         job.state, job.worker = JobState.PENDING, None
         return self._assign_pending(exclude={worker_id})
 
+    def caller_joined(self, room: str) -> None:
+        """A participant other than an agent joined ``room``: its live job has a caller."""
+        for job in self.jobs.values():
+            if job.room == room and job.state is not JobState.ENDED:
+                job.caller_seen = True
+
     def worker_gone(
         self, worker_id: str, *, caller_present: Callable[[str], bool] = lambda room: True
-    ) -> list[Assignment]:
+    ) -> tuple[list[Assignment], list[Job]]:
         """A worker disconnected or died: its live jobs go back to the queue.
 
-        A job that was *running* is requeued only while its room still holds someone other
-        than an agent (``caller_present(room)``): once the caller has hung up there is no call
-        to rescue, and handing the dead job to the next worker would spend its capacity on an
-        empty room while new calls wait. A job never accepted is requeued as before, since its
-        caller may simply not have joined yet.
+        Returns the new assignments and the jobs that ended instead. A running job whose
+        caller has come *and gone* (``caller_seen`` and not ``caller_present(room)``) ends as
+        ``caller_gone``: there is no call left to rescue, and handing it to the next worker
+        would spend that worker's capacity on an empty room while new calls wait. A job whose
+        caller has not joined yet is requeued, since the agent is usually asked for first.
         """
         worker = self.workers.pop(worker_id, None)
         if worker is None:
-            return []
+            return [], []
+        ended: list[Job] = []
         for job_id in worker.jobs:
             job = self.jobs[job_id]
-            if job.state is JobState.RUNNING and not caller_present(job.room):
+            if job.state is JobState.ENDED:
+                continue
+            if job.state is JobState.RUNNING and job.caller_seen and not caller_present(job.room):
                 job.state, job.end_reason = JobState.ENDED, "caller_gone"
                 job.since = self._clock()
-            elif job.state is not JobState.ENDED:
+                ended.append(job)
+            else:
                 job.state, job.worker = JobState.PENDING, None
-        return self._assign_pending()
+        return self._assign_pending(), ended
 
     def _job_of(self, worker_id: str, job_id: object) -> Job:
         job = self.jobs.get(job_id) if isinstance(job_id, str) else None

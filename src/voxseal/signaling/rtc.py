@@ -15,7 +15,7 @@ import json
 import logging
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -182,6 +182,8 @@ class RtcHub:
         #: one blind SFU per live room with media; it never holds an SFrame key
         self.sfus: dict[str, Sfu] = {}
         self.bus = StatsBus()
+        #: told ``(room, identity)`` of every admitted join (agent dispatch tracks callers)
+        self.on_join: Callable[[str, str], None] | None = None
 
     async def sample(self, *, publish: bool = True) -> list[StatsEvent]:
         """Every live session's stats now; returned and (by default) published on the bus."""
@@ -420,6 +422,8 @@ async def _session(ws: WebSocket) -> None:
     # peers may address us (their sealed keys must not be dropped), and our own "joined" must
     # be the first message on this socket.
     hub.sockets[me.id] = ws
+    if hub.on_join is not None:
+        hub.on_join(me.room, me.identity)
     await hub.deliver([d for d in deliveries if d.to == me.id])
     if replaced is not None:
         await hub.close(replaced.id, Close.REPLACED, "the same identity joined again")

@@ -66,6 +66,8 @@ START_TIMEOUT: Final = 10.0
 CLOSE_NORMAL: Final = 1000
 CLOSE_INTERNAL: Final = 1011
 CLOSE_TRY_AGAIN_LATER: Final = 1013
+#: seconds between two audit events for sockets refused over max_unadmitted_streams
+OVERFLOW_AUDIT_INTERVAL: Final = 1.0
 #: distinct unknown event names a stream tracks; the rest are counted as "(other)"
 MAX_UNKNOWN_EVENT_NAMES: Final = 8
 
@@ -237,6 +239,8 @@ class _Stream:
         self.unknown_events: dict[str, int] = {}
         #: counted in ``ingress.unadmitted`` (sockets without a redeemed token)
         self.unadmitted = False
+        #: event-loop time by which the stream token must have been redeemed
+        self.start_deadline = 0.0
 
     def admitted(self) -> None:
         if self.unadmitted:
@@ -259,7 +263,9 @@ class _Stream:
         with contextlib.suppress(Exception):
             await self.ws.close(code=code, reason=reason[:120])
 
-    async def refuse(self, exc: TelephonyError | None, code: int, reason: str) -> None:
+    async def refuse(
+        self, exc: TelephonyError | None, code: int, reason: str, **details: Any
+    ) -> None:
         await self.ingress.audit(
             "telephony.stream.refused",
             Outcome.DENIED if code == CLOSE_POLICY_VIOLATION else Outcome.FAILURE,
@@ -270,6 +276,7 @@ class _Stream:
             reason=reason,
             ws_close=code,
             **({"detail": str(exc)} if exc is not None else {}),
+            **details,
         )
         await self.close(code, reason)
 
@@ -280,7 +287,9 @@ class _Stream:
             await self.ws.send_text(frame)
 
     async def receive(self) -> str | bytes | None:
-        timeout = START_TIMEOUT if self.bridge is None else None
+        timeout = None
+        if self.bridge is None:  # one deadline for the whole admission, not one per frame
+            timeout = max(0.0, self.start_deadline - asyncio.get_running_loop().time())
         try:
             message = await asyncio.wait_for(self.ws.receive(), timeout)
         except TimeoutError:
@@ -347,6 +356,7 @@ class _Stream:
 
     async def run(self) -> None:
         await self.ws.accept()
+        self.start_deadline = asyncio.get_running_loop().time() + START_TIMEOUT
         try:
             while not self.closed:
                 frame = await self.receive()
@@ -447,8 +457,19 @@ async def _stream(ws: WebSocket, provider: str, kind: type[_Stream]) -> None:
         await stream.refuse(None, CLOSE_POLICY_VIOLATION, "provider_not_configured")
         return
     if ingress.unadmitted >= ingress.settings.telephony.max_unadmitted_streams:
+        # a flood must not turn into one durable audit write per socket: at most one event
+        # per OVERFLOW_AUDIT_INTERVAL, carrying how many were refused since the last one
+        ingress.overflow_refused += 1
+        now = time.monotonic()
         await ws.accept()
-        await stream.refuse(None, CLOSE_TRY_AGAIN_LATER, "too_many_unadmitted_streams")
+        if now - ingress.overflow_audited_at >= OVERFLOW_AUDIT_INTERVAL:
+            ingress.overflow_audited_at = now
+            count, ingress.overflow_refused = ingress.overflow_refused, 0
+            await stream.refuse(
+                None, CLOSE_TRY_AGAIN_LATER, "too_many_unadmitted_streams", refused=count
+            )
+        else:
+            await stream.close(CLOSE_TRY_AGAIN_LATER, "too_many_unadmitted_streams")
         return
     ingress.unadmitted += 1  # until its token is redeemed (admit) or it ends
     stream.unadmitted = True

@@ -17,7 +17,7 @@ CLOSE_INVALID_PAYLOAD = 1007
 CLOSE_POLICY_VIOLATION = 1008
 CLOSE_MESSAGE_TOO_BIG = 1009
 
-_EVENT_NAME: Final = re.compile(r"^[A-Za-z][A-Za-z0-9:_.-]{0,63}$")
+_EVENT_NAME: Final = re.compile(r"[A-Za-z][A-Za-z0-9:_.-]{0,63}")
 
 
 class TelephonyError(VoxsealError):
@@ -75,6 +75,6 @@ class StreamTokenMismatch(StreamTokenError):
 def unknown_event_name(event: object) -> str:
     """The name of an event a serializer does not know, if it is a plausible one (a short
     identifier); anything else in the ``event`` field makes the frame malformed."""
-    if not isinstance(event, str) or not _EVENT_NAME.match(event):
+    if not isinstance(event, str) or not _EVENT_NAME.fullmatch(event):
         raise MalformedFrame("message has no valid event name")
     return event

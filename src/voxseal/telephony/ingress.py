@@ -211,6 +211,9 @@ class Ingress:
         self.pending = StorePendingCalls(gw.db)
         #: media sockets open whose stream token is not redeemed yet (event loop only)
         self.unadmitted = 0
+        #: sockets refused over the cap since the last audit event about them, and when that was
+        self.overflow_refused = 0
+        self.overflow_audited_at = float("-inf")
         self.twilio = (
             TwilioWebhookVerifier(t.twilio_auth_token, public_base_url=self.public_base_url)
             if t.twilio_auth_token

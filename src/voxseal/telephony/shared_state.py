@@ -20,6 +20,8 @@ from typing import Final
 from voxseal.store.database import Database
 from voxseal.telephony.schema import MIGRATIONS
 
+#: seconds a used token id is kept past its expiry, for clock skew between ingress nodes
+CLOCK_SKEW_MARGIN: Final = 300.0
 #: calls remembered in memory at most (webhooks answered, streams not started)
 MAX_PENDING: Final = 10_000
 
@@ -70,7 +72,12 @@ class StoreUsedTokens:
 
     def claim(self, jti: str, expires_at: float, now: float) -> bool:
         with self._db.transaction() as tx:
-            tx.execute("DELETE FROM telephony_used_stream_tokens WHERE expires_at < ?", (now,))
+            # forget ids only well after they expired: a node whose clock runs ahead must not
+            # drop a row that a node running behind would still accept the token for
+            tx.execute(
+                "DELETE FROM telephony_used_stream_tokens WHERE expires_at < ?",
+                (now - CLOCK_SKEW_MARGIN,),
+            )
             won = tx.execute(
                 "INSERT INTO telephony_used_stream_tokens (jti, expires_at) VALUES (?, ?)"
                 " ON CONFLICT (jti) DO NOTHING RETURNING jti",
