@@ -83,9 +83,10 @@ CREATE TRIGGER audit_checkpoints_no_truncate BEFORE TRUNCATE ON audit_checkpoint
 """  # noqa: E501
 
 # the dashboard and `voxseal audit` filter by target (a room, a user, a call): without this
-# a filter on a year of events scans the whole chain
+# a filter on a year of events scans the whole chain. IF NOT EXISTS: an operator of a large
+# PostgreSQL log may build it beforehand with CREATE INDEX CONCURRENTLY under this name.
 _V2 = """
-CREATE INDEX audit_log_target ON audit_log (target, seq);
+CREATE INDEX IF NOT EXISTS audit_log_target ON audit_log (target, seq);
 """
 
 MIGRATIONS = MigrationSet(
