@@ -23,9 +23,10 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 
-from voxseal.errors import NotFound, PermissionDenied
+from voxseal.errors import NotFound, PermissionDenied, VoxsealError
 from voxseal.identity.tokens import JoinGrants
 from voxseal.signaling.deps import aaudit, gateway, source_ip
+from voxseal.signaling.dispatch import JobState
 from voxseal.signaling.headers import correlation_id
 
 DEMO_CALL_PATH = "/v1/demo/call"
@@ -33,6 +34,16 @@ DEMO_CALL_PATH = "/v1/demo/call"
 CALLER_IDENTITY = "caller"
 #: how long the page has to join with the minted token
 DEMO_TOKEN_TTL = 600
+#: demo calls whose agent job has not ended, at most: the endpoint needs no credential, so a
+#: page (or a script on this machine) clicking in a loop must not queue agent work faster than
+#: calls end; an unused call's job ends once the agent gives up waiting for its caller
+MAX_LIVE_DEMO_CALLS = 8
+ROOM_PREFIX = "demo-"
+
+
+class TooManyDemoCalls(VoxsealError):
+    reason = "too_many_demo_calls"
+    http_status = 429
 
 
 @dataclass(frozen=True)
@@ -63,11 +74,20 @@ async def start_demo_call(request: Request) -> dict[str, Any]:
         raise PermissionDenied(
             "demo calls start only from this gateway's own call page", reason="cross_origin"
         )
+    live = sum(
+        1
+        for job in request.app.state.agents.board.jobs.values()
+        if job.room.startswith(ROOM_PREFIX) and job.state is not JobState.ENDED
+    )
+    if live >= MAX_LIVE_DEMO_CALLS:
+        raise TooManyDemoCalls(
+            f"{live} demo calls are already live; hang one up (or wait a minute) and try again"
+        )
     gw = gateway(request)
     backend = await run_in_threadpool(gw.directory.find, demo.backend)
     if backend is None:
         raise NotFound(f"the demo backend {demo.backend!r} does not exist")
-    room = f"demo-{secrets.token_hex(6)}"
+    room = f"{ROOM_PREFIX}{secrets.token_hex(6)}"
     issued = await run_in_threadpool(
         gw.authenticator.mint_join_token,
         backend,
