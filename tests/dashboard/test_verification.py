@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from voxseal.audit.chain import record_hash
 from voxseal.config import load_settings
 from voxseal.dashboard.verification import FULL_EVERY, ChainWatch
 from voxseal.gateway import Gateway
@@ -102,14 +103,73 @@ def test_an_already_checked_record_rewritten_is_found_by_the_next_full_run(gw: G
     assert {k: again.report[k] for k in FIELDS} == full(gw)
 
 
-def test_a_new_signed_checkpoint_starts_a_full_run(gw: Gateway) -> None:
+def test_a_new_checkpoint_ahead_joins_the_running_verification(gw: Gateway) -> None:
+    """Checkpoints come every N events: they must not force a re-hash of the whole log."""
     watch = ChainWatch(gw.db, [gw.audit_public_key()], clock=Clock())
     write(gw, 10)
     first = watch.verify()
     write(gw, 4)
     gw.audit.checkpoint()
     second = watch.verify()
-    assert second.mode == "full"
+    assert second.mode == "incremental"
+    assert second.checked == second.report["head_seq"] - first.report["head_seq"] == 4
     assert second.report["checkpoints_checked"] == first.report["checkpoints_checked"] + 1
     assert second.report["unanchored"] == 0
+    assert {k: second.report[k] for k in FIELDS} == full(gw)
+
+
+def test_a_checkpoint_for_a_record_already_checked_starts_a_full_run(gw: Gateway) -> None:
+    watch = ChainWatch(gw.db, [gw.audit_public_key()], clock=Clock())
+    write(gw, 10)
+    first = watch.verify()
+    gw.audit.checkpoint()  # signs the head the last view already passed
+    second = watch.verify()
+    assert second.mode == "full"
+    assert second.report["checkpoints_checked"] == first.report["checkpoints_checked"] + 1
+    assert {k: second.report[k] for k in FIELDS} == full(gw)
+
+
+def test_a_chain_rehashed_under_a_new_checkpoint_is_caught_incrementally(gw: Gateway) -> None:
+    """The records after the last view are rewritten and re-hashed (a consistent chain), but
+    the checkpoint signed before the rewrite disagrees: found without a full run."""
+    watch = ChainWatch(gw.db, [gw.audit_public_key()], clock=Clock())
+    write(gw, 10)
+    head = watch.verify().report["head_seq"]
+    write(gw, 5)
+    gw.audit.checkpoint()
+    gw.db.execute("DROP TRIGGER IF EXISTS audit_log_no_update")
+    rows = gw.db.execute(
+        "SELECT seq, time_us, actor, action, target, outcome, source, correlation_id, details"
+        " FROM audit_log WHERE seq > ? ORDER BY seq",
+        (head,),
+    )
+    prev = gw.db.query_one("SELECT hash FROM audit_log WHERE seq = ?", (head,))[0]  # type: ignore[index]
+    for seq, t, actor, action, target, outcome, source, cid, details in rows:
+        actor = "mallory" if seq == head + 2 else actor
+        h = record_hash(seq, t, actor, action, target, outcome, source, cid, details, bytes(prev))
+        gw.db.execute(
+            "UPDATE audit_log SET actor = ?, prev_hash = ?, hash = ? WHERE seq = ?",
+            (actor, bytes(prev), h, seq),
+        )
+        prev = h
+    after = watch.verify()
+    assert after.mode == "incremental" and not after.report["ok"]
+    assert after.report["broken_seq"] == full(gw)["broken_seq"]
+    assert "checkpoint" in str(after.report["problem"])
+
+
+def test_a_forged_checkpoint_is_judged_by_a_full_run(gw: Gateway) -> None:
+    watch = ChainWatch(gw.db, [gw.audit_public_key()], clock=Clock())
+    write(gw, 10)
+    watch.verify()
+    write(gw, 4)
+    gw.audit.checkpoint()
+    gw.db.execute("DROP TRIGGER IF EXISTS audit_checkpoints_no_update")
+    gw.db.execute(
+        "UPDATE audit_checkpoints SET signature = ? WHERE id = (SELECT MAX(id) FROM"
+        " audit_checkpoints)",
+        (bytes(64),),
+    )
+    second = watch.verify()
+    assert second.mode == "full" and not second.report["ok"]
     assert {k: second.report[k] for k in FIELDS} == full(gw)

@@ -37,6 +37,7 @@ leaves a gap the verifier sees.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import struct
@@ -276,9 +277,39 @@ class ChainVerifier:
         # the lowest-seq problem among the checkpoints themselves
         self._cp_problem: tuple[int, str] | None = None
         self._last_anchor = 0  # seq of the last intact checkpoint passed in the stream
+        self._cp_last = (0, 0)  # id and seq of the last checkpoint taken, for continuity
         self._check_checkpoints(checkpoints)
         self._cp_seqs = sorted(self._anchors)
         self._cp_index = 0
+
+    def add_checkpoints(self, checkpoints: Sequence[Row]) -> bool:
+        """Take checkpoints signed since this verifier was built, without starting over.
+
+        Only when they all lie ahead of the records already checked (the stream will check
+        them as it gets there) and they are intact and continue the ones taken (next ids,
+        trusted key, good signature). Otherwise nothing changes and the answer is False: only
+        a fresh verifier from record 1 can judge them.
+        """
+        if self.report.broken_seq is not None or self._cp_problem is not None:
+            return False
+        head = self._next_seq - 1
+        if any(int(row[1]) <= head for row in checkpoints):
+            return False
+        saved = (
+            dict(self._anchors),
+            self._cp_last,
+            self.report.checkpoints_checked,
+            list(self.report.key_ids),
+        )
+        self._check_checkpoints(checkpoints)
+        if self._cp_problem is not None:
+            self._anchors, self._cp_last = saved[0], saved[1]
+            self.report.checkpoints_checked, self.report.key_ids = saved[2], saved[3]
+            self._cp_problem = None
+            return False
+        self._cp_seqs = sorted(self._anchors)
+        self._cp_index = bisect.bisect_right(self._cp_seqs, head)
+        return True
 
     # -- checkpoints ---------------------------------------------------------------------
 
@@ -288,7 +319,7 @@ class ChainVerifier:
             self._cp_problem = (max(seq, 1), problem)
 
     def _check_checkpoints(self, checkpoints: Sequence[Row]) -> None:
-        prev_id, prev_seq = 0, 0
+        prev_id, prev_seq = self._cp_last
         for cp_id, seq, head_hash, time_us, kid, public_raw, signature in checkpoints:
             head_hash, public_raw, signature = bytes(head_hash), bytes(public_raw), bytes(signature)
             if cp_id != prev_id + 1:
@@ -324,6 +355,7 @@ class ChainVerifier:
             if seq in self._anchors and self._anchors[seq][1] != head_hash:
                 self.hold(seq, f"checkpoints disagree about the hash of record {seq}")
             self._anchors.setdefault(seq, (cp_id, head_hash))
+        self._cp_last = (prev_id, prev_seq)
 
     # -- records -------------------------------------------------------------------------
 

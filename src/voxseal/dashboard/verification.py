@@ -10,14 +10,16 @@ hold a worker thread that long and every reload would start another run.
 records written since the last one. It starts again from record 1 — a *full* verification —
 when:
 
-* the set of signed checkpoints changed (a new checkpoint every ``audit_checkpoint_every``
-  events and at shutdown; the verifier checks the checkpoints it was built with), or
+* the set of signed checkpoints changed in any way other than new, intact checkpoints for
+  records not yet checked (those — one every ``audit_checkpoint_every`` events — join the
+  running verifier, which checks each as the stream reaches its record; a checkpoint removed or
+  rewritten, or a new one for a record already passed, needs a run from record 1), or
 * the last full verification is older than :data:`FULL_EVERY`.
 
 What a view therefore guarantees: every record up to the shown head was hashed and chained
 in order, and the checkpoints known at the last full run match; a record rewritten in place
-*after* it was checked is found by the next full run (at most :data:`FULL_EVERY` later, or at
-the next checkpoint), and the page says when that run was. ``voxseal audit verify`` stays the
+*after* it was checked is found by the next full run (at most :data:`FULL_EVERY` later), and
+the page says when that run was. ``voxseal audit verify`` stays the
 authority: it always checks everything. One run at a time (a lock), so simultaneous views
 share the work instead of multiplying it.
 """
@@ -83,11 +85,18 @@ class ChainWatch:
             now = self._clock()
             checkpoints = [tuple(row) for row in load_checkpoints(self._db)]
             verifier = self._verifier
-            full = (
-                verifier is None
-                or checkpoints != self._checkpoints
-                or now - self._full_at >= self.full_every
-            )
+            full = verifier is None or now - self._full_at >= self.full_every
+            if not full and checkpoints != self._checkpoints:
+                known = self._checkpoints
+                assert verifier is not None
+                # new checkpoints ahead of what was checked join the running verification;
+                # any other change (one removed, rewritten, or behind the head) starts over
+                if checkpoints[: len(known)] == known and verifier.add_checkpoints(
+                    checkpoints[len(known) :]
+                ):
+                    self._checkpoints = checkpoints
+                else:
+                    full = True
             if full or verifier is None:
                 verifier = ChainVerifier(checkpoints, self._keys)
                 self._verifier, self._checkpoints, self._full_at = verifier, checkpoints, now
