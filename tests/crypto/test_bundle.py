@@ -24,6 +24,7 @@ from voxseal.crypto.errors import (
     BundleError,
     BundleExpired,
     CryptoError,
+    KeyIdConflict,
     MalformedBundle,
     StaleEpoch,
     UnknownSender,
@@ -140,6 +141,21 @@ def test_inbox_refuses_rollback_and_equivocation(alice: Identity, bob: Identity)
     assert inbox.open(seal(alice, bob, epoch=7), alice.public, now=NOW).epoch == 7
     assert inbox.current_epoch(alice.did) == 7
     assert "base_key" not in repr(inbox)
+
+
+def test_a_bundle_with_a_foreign_kid_leaves_no_trace_in_the_inbox(
+    alice: Identity, bob: Identity
+) -> None:
+    """The room's KID rule is checked before the epoch is remembered: a refused bundle must not
+    make the sender's correct bundle for that epoch look like a second key (equivocation)."""
+    inbox = SenderKeyInbox(bob, ROOM)
+    mine = lambda kid: kid >> 8 == 0x05  # noqa: E731 - alice's KIDs carry her index 5
+    with pytest.raises(KeyIdConflict):
+        inbox.open(seal(alice, bob, epoch=6, kid=0x0601), alice.public, now=NOW, kid_allowed=mine)
+    assert inbox.current_epoch(alice.did) is None
+    right = seal(alice, bob, epoch=6, kid=0x0506)
+    good = inbox.open(right, alice.public, now=NOW, kid_allowed=mine)
+    assert (good.epoch, good.kid) == (6, 0x0506)
 
 
 def test_bad_signature(alice: Identity, bob: Identity) -> None:

@@ -47,7 +47,10 @@ test("a key for another sender's KID, a reused index or identity are refused", a
   const { a, b, ia, ib, pa, now } = await pair();
   // bob seals a key whose KID carries alice's index 1: alice refuses it
   const forged = await E.sealBundle(ib, ia.public, { roomId: ROOM, epoch: 5, kid: (5n << 16n) | 1n, cipherSuite: 4, baseKey: new Uint8Array(32), expiresAt: now + 60 });
-  await assert.rejects(a.received("pb", E.b64encode(forged), { now }), (e) => e.reason === "e2ee_failed" && e.refusal === "e2ee_failed");
+  await assert.rejects(a.received("pb", E.b64encode(forged), { now }), (e) => e.reason === "e2ee_failed" && e.refusal === "bundle_kid_conflict");
+  // ... without a trace: bob's own key for that epoch is still accepted afterwards
+  const right = await E.sealBundle(ib, ia.public, { roomId: ROOM, epoch: 5, kid: (5n << 16n) | 2n, cipherSuite: 4, baseKey: new Uint8Array(32).fill(9), expiresAt: now + 60 });
+  await a.received("pb", E.b64encode(right), { now });
   // the gateway announces a second participant with bob's index, then one with our own key
   const ic = await E.Identity.generate();
   await assert.rejects(a.participantJoined(participant("pc", 2, "carol", ic), { now }), { reason: "e2ee_failed" });

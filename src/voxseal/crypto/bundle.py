@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import hmac
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -40,6 +40,7 @@ from cryptography.hazmat.primitives import hpke
 from voxseal.crypto.errors import (
     BundleError,
     BundleExpired,
+    KeyIdConflict,
     MalformedBundle,
     StaleEpoch,
     UnknownSender,
@@ -353,7 +354,20 @@ class SenderKeyInbox:
         latest = self._latest.get(sender_did)
         return latest.epoch if latest else None
 
-    def open(self, data: bytes, sender: PublicIdentity, *, now: float) -> SenderKey:
+    def open(
+        self,
+        data: bytes,
+        sender: PublicIdentity,
+        *,
+        now: float,
+        kid_allowed: Callable[[int], bool] | None = None,
+    ) -> SenderKey:
+        """Open, check against what this sender sent before, and remember it.
+
+        ``kid_allowed`` is the caller's rule for which KIDs this sender may use (the room's
+        KID layout): checked *before* the epoch is remembered, so a refused bundle leaves no
+        trace that could make the sender's next, correct bundle look like equivocation.
+        """
         latest = self._latest.get(sender.did)
         key = open_bundle(
             data,
@@ -367,6 +381,8 @@ class SenderKeyInbox:
             same = key.kid == latest.kid and hmac.compare_digest(key.base_key, latest.base_key)
             if not same:
                 raise StaleEpoch(key.epoch, latest.epoch + 1)
+        if kid_allowed is not None and not kid_allowed(key.kid):
+            raise KeyIdConflict(f"KID {key.kid} is not one this sender may use")
         self._latest[sender.did] = key
         return key
 

@@ -18,6 +18,7 @@
 import { Aes256Gcm, CipherSuite, HkdfSha256 } from "@hpke/core";
 import {
   BundleExpired,
+  KeyIdConflict,
   MalformedBundle,
   StaleEpoch,
   UnknownSender,
@@ -240,7 +241,12 @@ export class SenderKeyInbox {
     return this.#latest.get(senderDid)?.epoch ?? null;
   }
 
-  async open(data, sender, { now }) {
+  /**
+   * Open, check against what this sender sent before, and remember it. `kidAllowed` (the
+   * room's KID layout) is checked before the epoch is remembered, so a refused bundle leaves
+   * no trace that could make the sender's next, correct bundle look like equivocation.
+   */
+  async open(data, sender, { now, kidAllowed = null }) {
     const latest = this.#latest.get(sender.did);
     const key = await openBundle(data, {
       recipient: this.#recipient,
@@ -254,6 +260,9 @@ export class SenderKeyInbox {
     if (current && key.epoch === current.epoch) {
       const same = key.kid === current.kid && equalBytes(key.baseKey, current.baseKey);
       if (!same) throw new StaleEpoch(key.epoch, current.epoch + 1);
+    }
+    if (kidAllowed && !kidAllowed(key.kid)) {
+      throw new KeyIdConflict(`KID ${key.kid} is not one this sender may use`);
     }
     this.#latest.set(sender.did, key);
     return key;

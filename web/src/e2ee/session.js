@@ -192,10 +192,10 @@ export class E2EESession {
       let key;
       try {
         bundle = b64decode(payload);
-        key = await this.inbox.open(bundle, peer.public, { now });
-        if (this.layout.indexOf(key.kid) !== peer.index) {
-          throw new E2EEError(`${JSON.stringify(peer.identity)} sent a key for another sender's KID`);
-        }
+        key = await this.inbox.open(bundle, peer.public, {
+          now,
+          kidAllowed: (kid) => this.layout.indexOf(kid) === peer.index,
+        });
         await this.ring.install(key, { now });
       } catch (e) {
         this.#fail(reasonOf(e));
