@@ -273,6 +273,10 @@ def _ratio(rate_in: int, rate_out: int) -> tuple[int, int]:
     return rate_out // g, rate_in // g
 
 
+#: up to this many filter phases a resampler computes one phase's outputs at a time
+GROUPED_MAX_PHASES = 16
+
+
 class Resampler:
     """Streaming rational resampler: polyphase FIR, Kaiser-windowed sinc low-pass.
 
@@ -311,6 +315,8 @@ class Resampler:
         phases = padded.reshape(self.width, self.up).T.copy()  # phases[r, k] = h[r + k·L]
         # each phase is its own filter: give every one exactly unit gain at DC
         self._phases = phases / phases.sum(axis=1, keepdims=True)
+        # the same taps oldest-first, to meet the input windows in memory order
+        self._phases_rev = np.ascontiguousarray(self._phases[:, ::-1])
         # input history: _buf[0] is input sample number _first (negative = the zeros before t=0)
         self._first = -self.width
         self._buf = np.zeros(self.width)
@@ -318,7 +324,37 @@ class Resampler:
         self.produced = 0  # output samples returned
 
     def _compute(self, stop: int) -> np.ndarray:
-        """Outputs ``produced … stop−1`` from the history buffer (which must cover them)."""
+        """Outputs ``produced … stop−1`` from the history buffer (which must cover them).
+
+        The phase ``r`` repeats every ``L`` outputs (``gcd(L, M) = 1``), so the outputs fall
+        into ``L`` interleaved groups, each a plain FIR with one phase's taps whose input
+        position advances by ``M`` per output: one matrix-vector product over a strided,
+        copy-free window view per group, instead of gathering an index matrix per sample
+        (about 20 µs instead of 100+ for a 20 ms telephone frame at 8 → 48 kHz).
+        """
+        start = self.produced
+        count = stop - start
+        if count <= 0:
+            return np.zeros(0)
+        if self.up > GROUPED_MAX_PHASES:
+            return self._compute_gathered(stop)
+        out = np.empty(count)
+        # windows[i] = _buf[i : i + width], reversed below so that column k is x[j − k]
+        windows = np.lib.stride_tricks.sliding_window_view(self._buf, self.width)
+        for offset in range(min(self.up, count)):
+            n0 = start + offset
+            j0, r = divmod(n0 * self.down + self.delay, self.up)
+            group = len(range(offset, count, self.up))
+            # the window ending at input j0 starts at j0 − width + 1 (buffer coordinates)
+            first = j0 - self.width + 1 - self._first
+            rows = windows[first : first + (group - 1) * self.down + 1 : self.down]
+            out[offset :: self.up] = np.einsum("nk,k->n", rows, self._phases_rev[r])
+        self.produced = max(stop, self.produced)
+        return out
+
+    def _compute_gathered(self, stop: int) -> np.ndarray:
+        """The same outputs by gathering each one's inputs: for ratios with many phases
+        (22.05 → 48 kHz has 320), where one product per phase would be a Python loop."""
         parts = []
         ks = np.arange(self.width)
         for start in range(self.produced, stop, 8192):
