@@ -297,6 +297,10 @@ class _Leg:
     index: int
     peer: int
     sock: socket.socket
+    #: every local ICE socket of this endpoint: the SFU may answer on a pair other than the
+    #: one this side nominated (two host addresses, IPv4 + IPv6), and a real endpoint
+    #: receives media on any of its candidates
+    rx_socks: list[socket.socket]
     remote: tuple[str, int]
     tx: Any
     rx: Any
@@ -347,15 +351,21 @@ async def _loadgen(conn: Connection) -> None:
         dtls = pc.getTransceivers()[0].sender.transport
         ice = dtls.transport._connection
         pair = ice._nominated[1]
-        fd = pair.protocol.transport.get_extra_info("socket").fileno()
-        sock = socket.socket(fileno=os.dup(fd))
-        sock.setblocking(False)
+        rx_socks = []
+        for protocol in ice._protocols:
+            fd = protocol.transport.get_extra_info("socket").fileno()
+            rx_sock = socket.socket(fileno=os.dup(fd))
+            rx_sock.setblocking(False)
+            rx_socks.append(rx_sock)
+            if protocol is pair.protocol:
+                sock = rx_sock
         media = SessionDescription.parse(answers[pid]).media[0]
         legs.append(
             _Leg(
                 index=i,
                 peer=i ^ 1,  # pids come as (a, b) pairs
                 sock=sock,
+                rx_socks=rx_socks,
                 remote=pair.remote_addr,
                 tx=getattr(dtls._tx_srtp, "_inner", dtls._tx_srtp),
                 rx=getattr(dtls._rx_srtp, "_inner", dtls._rx_srtp),
@@ -377,10 +387,11 @@ def _lean_loop(conn: Connection, legs: list[_Leg]) -> None:
     from aioice import stun
 
     poller = select.epoll()
-    by_fd = {}
+    by_fd: dict[int, tuple[_Leg, socket.socket]] = {}
     for leg in legs:
-        poller.register(leg.sock.fileno(), select.EPOLLIN)
-        by_fd[leg.sock.fileno()] = leg
+        for rx_sock in leg.rx_socks:
+            poller.register(rx_sock.fileno(), select.EPOLLIN)
+            by_fd[rx_sock.fileno()] = (leg, rx_sock)
     cfd = conn.fileno()
     poller.register(cfd, select.EPOLLIN)
     mono = time.monotonic_ns
@@ -389,7 +400,7 @@ def _lean_loop(conn: Connection, legs: list[_Leg]) -> None:
     t_start = t_end = report_at = 0
     base = 0
     gi = 0
-    sent = received = srtp_fail = misrouted = stun_answered = rtcp = gaps = 0
+    sent = received = srtp_fail = misrouted = stun_answered = rtcp = gaps = off_pair = 0
     max_lag = 0
     lat: array.array = array.array("q")
 
@@ -428,6 +439,7 @@ def _lean_loop(conn: Connection, legs: list[_Leg]) -> None:
                     "stun_answered": stun_answered,
                     "rtcp": rtcp,
                     "gaps": gaps,
+                    "off_pair": off_pair,
                     "max_lag_ms": max_lag / 1e6,
                     "latency_ns": lat.tobytes(),
                 }
@@ -447,12 +459,13 @@ def _lean_loop(conn: Connection, legs: list[_Leg]) -> None:
                 t_start = now + int(warm * 1e9)
                 t_end = t_start + int(seconds * 1e9)
                 report_at = t_end + 300_000_000
-                sent = received = srtp_fail = misrouted = rtcp = gaps = 0
+                sent = received = srtp_fail = misrouted = rtcp = gaps = off_pair = 0
                 max_lag = 0
                 lat = array.array("q")
                 continue
-            leg = by_fd[fd]
-            sock = leg.sock
+            leg, sock = by_fd[fd]
+            if sock is not leg.sock:
+                off_pair += 1
             while True:
                 try:
                     data, addr = sock.recvfrom(2048)
@@ -594,6 +607,14 @@ async def run_level(
         sessions += (await pool.call(i, "stats_all"))["sessions"]
     internal = [s["relay_delay_p99_ms"] for s in sessions if s["relay_delay_p99_ms"] is not None]
     if os.environ.get("RELAY_BENCH_DEBUG"):
+        by_id = {s["participant_id"]: s for s in sessions}
+        starved = [
+            (pid, s["packets_in"], by_id[sub]["packets_out"])
+            for pid, s in by_id.items()
+            if s["packets_in"]
+            and (sub := pid[:-1] + ("b" if pid[-1] == "a" else "a")) in by_id
+            and not by_id[sub]["packets_out"]
+        ]
         print(
             "   debug: sfu dropped",
             sum(s["packets_dropped"] for s in sessions),
@@ -613,8 +634,12 @@ async def run_level(
             [(r["sent"], r["received"]) for r in reports],
             "lag",
             [round(r["max_lag_ms"], 1) for r in reports],
+            "reads off the nominated pair",
+            [r["off_pair"] for r in reports],
             "kernel rcvbuf drops",
             kernel_drops,
+            "publishing but their subscriber got nothing",
+            starved[:6],
         )
     forwarded_pps = received / seconds
     return {

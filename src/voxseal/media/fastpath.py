@@ -14,11 +14,15 @@ participant, after aiortc has completed ICE + DTLS:
   never fed), so the indices of an SSRC have exactly one writer.
 * **Interception.** aioice gives every local candidate a ``StunProtocol`` on its own UDP socket;
   its ``datagram_received`` parses each datagram as STUN and hands everything else to an
-  ``asyncio.Queue`` that aiortc's DTLS task drains. We put a small proxy protocol in front of the
-  *selected pair's* protocol (``transport.set_protocol``; works on asyncio and uvloop): SRTP
-  packets (first byte 128–191, not RTCP) are forwarded right there in the socket callback; STUN
-  (consent freshness), DTLS and SRTCP go to aioice unchanged, so aiortc keeps the control path.
-* **Forwarding.** unprotect with the publisher's inbound session → rewrite SSRC (the
+  ``asyncio.Queue`` that aiortc's DTLS task drains. We put a small proxy protocol in front of
+  the protocol of *every* local socket of the ICE agent (``transport.set_protocol``; works on
+  asyncio and uvloop): SRTP packets (first byte 128–191, not RTCP) are forwarded right there in
+  the socket callback; STUN (consent freshness), DTLS and SRTCP go to aioice unchanged, so
+  aiortc keeps the control path. Every socket, because with IPv4 and IPv6 host addresses the
+  peer may send on the pair it selected while aioice here nominated another (aioice accepts
+  data on any of them); we send on our nominated pair, as aiortc does.
+* **Forwarding.** unprotect with the publisher's inbound session (libsrtp called directly on
+  the same ``srtp_t`` with preallocated buffers, see :class:`_LeanSrtp`) → rewrite SSRC (the
   subscriber's slot SSRC from our SDP answer), payload type (the subscriber's negotiated Opus
   PT), sequence number and timestamp by per-stream offsets → protect with the subscriber's
   outbound session → ``sendto`` on the subscriber's selected pair. Offsets keep each outbound
@@ -73,9 +77,53 @@ logger = logging.getLogger(__name__)
 _HEADER = struct.Struct("!BBHII")
 _unpack_header = struct.Struct("!BBHI").unpack_from
 _pack_header = _HEADER.pack
+_pack_header_into = _HEADER.pack_into
+_unpack_u16 = struct.Struct("!H").unpack_from
 #: a subscriber whose socket buffer holds this much unsent data is congested: drop, count
 _MAX_WRITE_BUFFER = 64 * 1024
 _perf = time.perf_counter
+#: the largest SRTP packet the fast path handles (a UDP datagram on a 1500-byte MTU path)
+_MAX_PACKET = 1500
+#: room left after the largest RTP packet for libsrtp's tag (and MKI) on protect
+_BUFFER = _MAX_PACKET + pylibsrtp.SRTP_MAX_TRAILER_LEN
+#: the libsrtp 2 call shape pylibsrtp 1.x binds: ``(srtp_t, void *packet, int *len)``
+_SRTP_CALL = "srtp_err_status_t(*)(struct srtp_ctx_t_ *, void *, int *)"
+
+
+class _LeanSrtp:
+    """Direct libsrtp calls on one ``pylibsrtp.Session``, with a buffer of our own.
+
+    Why: ``Session.protect``/``unprotect`` cost ~1 µs each, half of it Python around the C
+    call (a type check, a fresh ``int *`` per packet, a bytes copy in and out). The fast path
+    calls libsrtp on the very same ``srtp_t`` — same keys, same replay window and rollover
+    counters, so authentication and replay protection are libsrtp's exactly as before — but
+    with a preallocated buffer and length cell, and reads the result in place. Its buffer is
+    not the session's, so aiortc's RTCP calls on the same session never overlap ours (one
+    event loop, no threads, and each call is finished before the next starts).
+
+    :func:`_lean` returns ``None`` when pylibsrtp's layout is not the one this was written
+    against; callers then use the public methods.
+    """
+
+    __slots__ = ("buffer", "cdata", "ctx", "length", "session")
+
+    def __init__(self, session: pylibsrtp.Session) -> None:
+        self.session = session  # keeps the srtp_t alive (freed by the session's ffi.gc)
+        self.ctx = session._srtp[0]
+        self.cdata = pylibsrtp.ffi.new("char[]", _BUFFER)
+        self.buffer = pylibsrtp.ffi.buffer(self.cdata)
+        self.length = pylibsrtp.ffi.new("int *")
+
+
+def _lean(session: pylibsrtp.Session) -> _LeanSrtp | None:
+    try:
+        ffi, lib = pylibsrtp.ffi, pylibsrtp.lib
+        layout_ok = all(
+            ffi.typeof(f).cname == _SRTP_CALL for f in (lib.srtp_protect, lib.srtp_unprotect)
+        )
+        return _LeanSrtp(session) if layout_ok else None
+    except (AttributeError, TypeError, IndexError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -108,12 +156,13 @@ def _raw_session(session: Any) -> pylibsrtp.Session:
 
 
 class _InterceptingProtocol(asyncio.DatagramProtocol):
-    """Stands in front of aioice's ``StunProtocol`` on the selected pair's socket."""
+    """Stands in front of aioice's ``StunProtocol`` on one of the ICE agent's sockets."""
 
-    __slots__ = ("_fast", "_inner")
+    __slots__ = ("_fast", "_inner", "_inner_received")
 
     def __init__(self, inner: asyncio.DatagramProtocol, fast: Callable[[bytes], None]) -> None:
         self._inner = inner
+        self._inner_received = inner.datagram_received
         self._fast = fast
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
@@ -121,7 +170,7 @@ class _InterceptingProtocol(asyncio.DatagramProtocol):
         if 127 < data[0] < 192 and len(data) > 12 and not 191 < data[1] < 224:
             self._fast(data)
         else:
-            self._inner.datagram_received(data, addr)
+            self._inner_received(data, addr)
 
     def error_received(self, exc: Exception) -> None:
         self._inner.error_received(exc)
@@ -137,6 +186,7 @@ class OutStream:
     """One subscriber slot's outbound RTP stream: where, with which keys, and its offsets."""
 
     __slots__ = (
+        "addr",
         "bytes",
         "delays",
         "drops",
@@ -145,16 +195,26 @@ class OutStream:
         "mid",
         "packets",
         "payload_type",
+        "protect",
+        "sendto",
         "seq_off",
         "source",
         "ssrc",
         "subscriber",
         "ts_off",
+        "tx",
+        "write_buffer",
     )
 
     def __init__(self, subscriber: FastSession, mid: str, params: SlotParams) -> None:
         self.subscriber = subscriber
         self.mid = mid
+        # the subscriber's send side, copied here so a forward reads one object per stream
+        self.tx = subscriber.lean_tx
+        self.protect = subscriber.tx.protect
+        self.sendto = subscriber.sendto
+        self.addr = subscriber.addr
+        self.write_buffer = subscriber.write_buffer
         self.ssrc = params.ssrc
         self.payload_type = params.payload_type
         #: the source the offsets were computed for (a publisher session or an injector)
@@ -189,6 +249,8 @@ class FastSession:
         "injector",
         "jitter",
         "last_transit",
+        "lean_rx",
+        "lean_tx",
         "max_seq",
         "monitor",
         "outs",
@@ -199,6 +261,7 @@ class FastSession:
         "sendto",
         "slots",
         "start_seq",
+        "taps",
         "transport",
         "tx",
         "write_buffer",
@@ -220,7 +283,11 @@ class FastSession:
         self.addr = addr
         self.rx = rx
         self.tx = tx
+        self.lean_rx = _lean(rx)
+        self.lean_tx = _lean(tx)
         self.monitor = monitor
+        #: every (socket transport, aioice protocol) whose SRTP we intercept (see attach)
+        self.taps: list[tuple[asyncio.DatagramTransport, asyncio.DatagramProtocol]] = []
         self.sendto = transport.sendto
         self.write_buffer = transport.get_write_buffer_size
         #: outbound streams of the subscribers this participant publishes to
@@ -304,6 +371,7 @@ class FastPath:
             stun_protocol = pair.protocol
             transport = stun_protocol.transport
             addr = pair.remote_addr
+            local_protocols = list(connection._protocols)
             rx, tx = _raw_session(dtls._rx_srtp), _raw_session(dtls._tx_srtp)
         except (AttributeError, KeyError) as exc:
             raise MediaError(
@@ -315,7 +383,23 @@ class FastPath:
         session = FastSession(participant_id, transport, stun_protocol, addr, rx, tx, monitor)
         for mid, params in slots.items():
             session.slots[mid] = OutStream(session, mid, params)
-        transport.set_protocol(_InterceptingProtocol(stun_protocol, self._receiver(session)))
+        # Intercept on every local socket of the ICE agent, not only the nominated pair's:
+        # with several host addresses (IPv4 + IPv6) the peer may send on the pair *it*
+        # selected while aioice here nominated another, and aioice accepts data on any of
+        # them. Packets taken off the fast path went through aiortc's per-packet path instead
+        # (~10x the CPU) — the relay bench saw it on a few sessions in every run.
+        forward = self._receiver(session)
+        protocols = [stun_protocol, *(p for p in local_protocols if p is not stun_protocol)]
+        for protocol in protocols:
+            sock_transport = getattr(protocol, "transport", None)
+            if not hasattr(sock_transport, "set_protocol") or not hasattr(
+                sock_transport, "get_protocol"
+            ):
+                continue  # e.g. a TURN allocation: stays on aioice's path
+            if sock_transport.get_protocol() is not protocol:
+                continue
+            sock_transport.set_protocol(_InterceptingProtocol(protocol, forward))
+            session.taps.append((sock_transport, protocol))
         self._sessions[participant_id] = session
         return session
 
@@ -324,8 +408,10 @@ class FastPath:
         session = self._sessions.pop(participant_id, None)
         if session is None:
             return
-        if session.transport.get_protocol() is not session.protocol:
-            session.transport.set_protocol(session.protocol)
+        for transport, protocol in session.taps:
+            if transport.get_protocol() is not protocol:
+                transport.set_protocol(protocol)
+        session.taps = []
         for other in self._sessions.values():
             other.outs = [o for o in other.outs if o.subscriber is not session]
         session.outs = []
@@ -361,26 +447,61 @@ class FastPath:
     # --- the per-packet path -------------------------------------------------------------------
 
     def _receiver(self, pub: FastSession) -> Callable[[bytes], None]:
-        """Build the per-packet function for one publisher (locals instead of attribute loads)."""
+        """Build the per-packet function for one publisher (locals instead of attribute loads).
+
+        On the lean path (:class:`_LeanSrtp`) a packet is unprotected in place in the
+        publisher's buffer, its payload copied out once, and each subscriber's header written
+        straight into that subscriber's buffer before libsrtp protects it there: one bytes
+        object per packet plus one per ``sendto``, where the public API made five.
+        """
         unprotect = pub.rx.unprotect
         srtp_error = pylibsrtp.Error
         monitor = pub.monitor
         fast_path = self
         participant_id = pub.participant_id
         clock = SAMPLE_RATE
+        lean = pub.lean_rx
+        srtp_unprotect = pylibsrtp.lib.srtp_unprotect if lean is not None else None
+        srtp_protect = pylibsrtp.lib.srtp_protect if lean is not None else None
+        rx_ctx: Any = None
+        rx_cdata: Any = None
+        rx_buffer: Any = None
+        rx_length: Any = None
+        if lean is not None:
+            rx_ctx, rx_cdata, rx_buffer, rx_length = lean.ctx, lean.cdata, lean.buffer, lean.length
+        max_packet = _MAX_PACKET
 
         def forward(data: bytes) -> None:
             arrival = _perf()
-            try:
-                rtp = unprotect(data)
-            except srtp_error:
-                monitor.rtp_failures += 1
-                return
+            rtp: Any
+            if lean is not None:
+                size = len(data)
+                if size > max_packet:  # larger than any datagram a peer may send us
+                    monitor.rtp_failures += 1
+                    return
+                rx_buffer[0:size] = data
+                rx_length[0] = size
+                if srtp_unprotect(rx_ctx, rx_cdata, rx_length):  # auth or replay failure
+                    monitor.rtp_failures += 1
+                    return
+                rtp = rx_buffer
+                size = rx_length[0]
+            else:
+                try:
+                    rtp = unprotect(data)
+                except (srtp_error, ValueError):
+                    monitor.rtp_failures += 1
+                    return
+                size = len(rtp)
             b0, b1, seq, ts = _unpack_header(rtp)
             offset = 12 + 4 * (b0 & 0x0F)
             if b0 & 0x10:  # header extension: skip it (stripped on the way out)
-                offset += 4 + 4 * ((rtp[offset + 2] << 8) | rtp[offset + 3])
-            payload = rtp[offset:]
+                if offset + 4 > size:
+                    return  # authentic but malformed: nothing to forward
+                offset += 4 + 4 * _unpack_u16(rtp, offset + 2)[0]
+            if offset > size:
+                return
+            payload = rtp[offset:size]
             # receive statistics (RFC 3550 A.1 / A.8, without probation)
             if pub.start_seq is None:
                 pub.start_seq = pub.max_seq = seq
@@ -397,17 +518,18 @@ class FastPath:
                 if d < 0x7FFFFFFF:  # ignore timestamp jumps (source change, wrap)
                     pub.jitter += (d - pub.jitter) / 16
             pub.last_transit = transit
+            plen = len(payload)
             pub.packets_in += 1
-            pub.bytes_in += len(payload)
+            pub.bytes_in += plen
             if fast_path.on_frame is not None:
                 fast_path.on_frame(participant_id, payload)
             marker = b1 & 0x80
-            padding = b0 & 0x20
+            first = 0x80 | (b0 & 0x20)  # V=2, padding kept (it is inside the payload)
+            end = 12 + plen
             for out in pub.outs:
                 if out.source is not pub:
                     out.rebase(pub, seq, ts)
-                sub = out.subscriber
-                if sub.write_buffer() > _MAX_WRITE_BUFFER:
+                if out.write_buffer() > _MAX_WRITE_BUFFER:
                     out.drops += 1
                     continue
                 nseq = (seq + out.seq_off) & 0xFFFF
@@ -415,13 +537,24 @@ class FastPath:
                 if (nseq - out.last_seq) & 0xFFFF < 0x8000:
                     out.last_seq = nseq
                     out.last_ts = nts
-                packet = (
-                    _pack_header(0x80 | padding, marker | out.payload_type, nseq, nts, out.ssrc)
-                    + payload
-                )
-                sub.sendto(sub.tx.protect(packet), sub.addr)
+                tx = out.tx
+                if tx is not None and srtp_protect is not None:
+                    buffer = tx.buffer
+                    _pack_header_into(
+                        buffer, 0, first, marker | out.payload_type, nseq, nts, out.ssrc
+                    )
+                    buffer[12:end] = payload
+                    length = tx.length
+                    length[0] = end
+                    if srtp_protect(tx.ctx, tx.cdata, length):
+                        out.drops += 1  # libsrtp refused (e.g. a repeated index): not sent
+                        continue
+                    out.sendto(buffer[0 : length[0]], out.addr)
+                else:
+                    header = _pack_header(first, marker | out.payload_type, nseq, nts, out.ssrc)
+                    out.sendto(out.protect(header + payload), out.addr)
                 out.packets += 1
-                out.bytes += len(payload)
+                out.bytes += plen
                 out.delays.append(_perf() - arrival)
 
         return forward

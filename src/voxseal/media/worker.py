@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         "--sample", type=int, default=0, help="keep the last N payloads per publisher"
     )
     parser.add_argument(
-        "--uvloop", action="store_true", help="run on uvloop when it is installed (optional)"
+        "--uvloop", action="store_true", help="run on uvloop when it is installed (else asyncio)"
     )
     parser.add_argument(
         "--no-fast-path", action="store_true", help="forward through aiortc per packet"
@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     coro = _amain(args.sample, not args.no_fast_path)
     if args.uvloop:
         try:
-            import uvloop  # optional speed-up: not a dependency
+            import uvloop  # a dependency where it has wheels; asyncio serves without it
         except ImportError:
             pass
         else:
