@@ -549,10 +549,15 @@ class FastPath:
                     if srtp_protect(tx.ctx, tx.cdata, length):
                         out.drops += 1  # libsrtp refused (e.g. a repeated index): not sent
                         continue
-                    out.sendto(buffer[0 : length[0]], out.addr)
+                    packet = buffer[0 : length[0]]
                 else:
                     header = _pack_header(first, marker | out.payload_type, nseq, nts, out.ssrc)
-                    out.sendto(out.protect(header + payload), out.addr)
+                    packet = out.protect(header + payload)
+                try:
+                    out.sendto(packet, out.addr)
+                except (OSError, RuntimeError):  # this subscriber's socket is going away:
+                    out.drops += 1  # the others still get the packet
+                    continue
                 out.packets += 1
                 out.bytes += plen
                 out.delays.append(_perf() - arrival)
