@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.clock import Clock
 from voxseal.dashboard.sessions import (
     ABSOLUTE_TIMEOUT,
     IDLE_TIMEOUT,
@@ -19,14 +20,6 @@ from voxseal.dashboard.sessions import (
 )
 from voxseal.identity.rbac import Role
 from voxseal.store import Database, open_store
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

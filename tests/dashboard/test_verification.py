@@ -10,20 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.clock import Clock
 from voxseal.audit.chain import record_hash
 from voxseal.config import load_settings
 from voxseal.dashboard.verification import FULL_EVERY, ChainWatch
 from voxseal.gateway import Gateway
 
 FIELDS = ("ok", "records_checked", "checkpoints_checked", "head_seq", "broken_seq", "problem")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

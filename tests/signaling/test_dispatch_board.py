@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
+from tests.clock import Clock
+
 from voxseal.signaling.dispatch import ACCEPT_TIMEOUT, KEEP_ENDED, DispatchBoard, JobState
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_an_unaccepted_job_moves_to_another_worker() -> None:
-    clock = Clock()
+    clock = Clock(100.0)
     board = DispatchBoard(clock=clock)
     hung = board.register("agent-a", "a", 4)
     job, [first] = board.request("room", None, "backend")
@@ -28,7 +22,7 @@ def test_an_unaccepted_job_moves_to_another_worker() -> None:
 
 
 def test_ended_jobs_are_forgotten_later_and_a_room_can_ask_again() -> None:
-    clock = Clock()
+    clock = Clock(100.0)
     board = DispatchBoard(clock=clock)
     w = board.register("agent-a", "a", 1)
     job, _ = board.request("room", None, "backend")
@@ -44,7 +38,7 @@ def test_ended_jobs_are_forgotten_later_and_a_room_can_ask_again() -> None:
 def test_a_dead_workers_running_call_is_rescued_only_while_its_caller_is_there() -> None:
     """A worker dies mid-call: a live call moves on; a call whose caller hung up ends; a call
     whose caller has not joined yet (agents are asked for first) waits for another worker."""
-    board = DispatchBoard(clock=Clock())
+    board = DispatchBoard(clock=Clock(100.0))
     dead = board.register("agent-a", "a", 4)
     live, _ = board.request("live-room", None, "backend")
     over, _ = board.request("hung-up-room", None, "backend")
@@ -65,7 +59,7 @@ def test_a_dead_workers_running_call_is_rescued_only_while_its_caller_is_there()
 
 
 def test_without_room_knowledge_every_unfinished_job_is_requeued() -> None:
-    board = DispatchBoard(clock=Clock())
+    board = DispatchBoard(clock=Clock(100.0))
     dead = board.register("agent-a", "a", 1)
     job, _ = board.request("room", None, "backend")
     board.accepted(dead.id, job.id)

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from tests.clock import Clock
 from voxseal.store.database import Database, open_store
 from voxseal.telephony.errors import StreamTokenReplayed
 from voxseal.telephony.shared_state import (
@@ -22,14 +23,6 @@ from voxseal.telephony.shared_state import (
     StoreUsedTokens,
 )
 from voxseal.telephony.stream_tokens import StreamTokenIssuer
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

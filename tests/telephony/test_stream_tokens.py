@@ -6,6 +6,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from tests.clock import Clock
 from voxseal.telephony.errors import (
     StreamTokenError,
     StreamTokenExpired,
@@ -15,14 +16,6 @@ from voxseal.telephony.errors import (
 from voxseal.telephony.stream_tokens import InMemoryUsedTokens, StreamTokenIssuer
 
 KEY = b"k" * 32
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture(params=["hs256", "eddsa"])
