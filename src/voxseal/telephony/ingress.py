@@ -37,7 +37,6 @@ from voxseal.signaling.tls import client_context
 from voxseal.telephony.errors import TelephonyError
 from voxseal.telephony.shared_state import (
     PendingCall,
-    PendingCalls,
     StorePendingCalls,
     StoreUsedTokens,
 )
@@ -298,7 +297,6 @@ __all__ = [
     "GatewayUnavailable",
     "Ingress",
     "PendingCall",
-    "PendingCalls",
     "PhoneSubjects",
     "check_call_id",
     "open_ingress",

@@ -3,8 +3,8 @@
 With these, any number of ``voxseal telephony`` processes can sit behind a plain load
 balancer: a token redeemed on one node is refused on every other (single use holds for the
 cluster, not per process), and a stream that lands on another node than its webhook still
-finds the call's subject id. On SQLite (one host) they behave exactly like the in-memory
-versions; on PostgreSQL they are what makes several hosts safe.
+finds the call's subject id. On SQLite they serve the processes of one host; on PostgreSQL
+they are what makes several hosts safe.
 
 Both run blocking database calls: call them off the event loop.
 """
@@ -12,7 +12,6 @@ Both run blocking database calls: call them off the event loop.
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
@@ -22,8 +21,6 @@ from voxseal.telephony.schema import MIGRATIONS
 
 #: seconds a used token id is kept past its expiry, for clock skew between ingress nodes
 CLOCK_SKEW_MARGIN: Final = 300.0
-#: calls remembered in memory at most (webhooks answered, streams not started)
-MAX_PENDING: Final = 10_000
 
 
 @dataclass(frozen=True)
@@ -34,33 +31,6 @@ class PendingCall:
     call_id: str
     subject_id: str | None
     expires_at: float
-
-
-class PendingCalls:
-    """Calls whose webhook was answered and whose stream has not started yet (bounded)."""
-
-    def __init__(self, limit: int = MAX_PENDING) -> None:
-        self._calls: OrderedDict[tuple[str, str], PendingCall] = OrderedDict()
-        self._limit = limit
-
-    def add(self, call: PendingCall) -> None:
-        key = (call.provider, call.call_id)
-        self._calls.pop(key, None)
-        self._calls[key] = call
-        now = time.time()
-        while self._calls and (
-            len(self._calls) > self._limit or next(iter(self._calls.values())).expires_at < now
-        ):
-            self._calls.popitem(last=False)
-
-    def take(self, provider: str, call_id: str) -> PendingCall | None:
-        call = self._calls.pop((provider, call_id), None)
-        if call is None or call.expires_at < time.time():
-            return None
-        return call
-
-    def __len__(self) -> int:
-        return len(self._calls)
 
 
 class StoreUsedTokens:
@@ -91,7 +61,8 @@ class StoreUsedTokens:
 
 
 class StorePendingCalls:
-    """Pending calls in the store; the same ``add``/``take`` as the in-memory ``PendingCalls``."""
+    """Calls whose webhook was answered and whose stream has not started yet, in the store
+    (rows expire with the stream token and are swept on each ``add``)."""
 
     def __init__(self, db: Database, *, clock: Callable[[], float] = time.time) -> None:
         db.migrate([MIGRATIONS])
