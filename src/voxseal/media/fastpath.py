@@ -115,14 +115,26 @@ class _LeanSrtp:
         self.length = pylibsrtp.ffi.new("int *")
 
 
-def _lean(session: pylibsrtp.Session) -> _LeanSrtp | None:
+def _binding_has_srtp_calls() -> bool:
+    """Whether pylibsrtp binds libsrtp's protect/unprotect with the shape we call (once)."""
     try:
         ffi, lib = pylibsrtp.ffi, pylibsrtp.lib
-        layout_ok = all(
+        return all(
             ffi.typeof(f).cname == _SRTP_CALL for f in (lib.srtp_protect, lib.srtp_unprotect)
         )
-        return _LeanSrtp(session) if layout_ok else None
-    except (AttributeError, TypeError, IndexError):
+    except (AttributeError, TypeError):
+        return False
+
+
+_LEAN_BINDING = _binding_has_srtp_calls()
+
+
+def _lean(session: pylibsrtp.Session) -> _LeanSrtp | None:
+    if not _LEAN_BINDING:
+        return None
+    try:
+        return _LeanSrtp(session)
+    except (AttributeError, TypeError, IndexError):  # the session's layout changed
         return None
 
 
