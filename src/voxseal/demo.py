@@ -104,8 +104,8 @@ def start_agent(settings: Settings, ca: Path | None, out: TextIO) -> subprocess.
     return subprocess.Popen(cmd)
 
 
-def call_page_url(settings: Settings) -> str:
-    """The browser call page on the address the server listens on (the dev CA covers it)."""
+def _web_origin(settings: Settings) -> str:
+    """Where a browser reaches the server: its listening address (the dev CA covers it)."""
     host = settings.host
     try:
         ip = ipaddress.ip_address(host)
@@ -115,12 +115,17 @@ def call_page_url(settings: Settings) -> str:
         host = "127.0.0.1"
     elif ip is not None and ip.version == 6:
         host = f"[{host}]"
-    return f"https://{host}:{settings.port}/call"
+    return f"https://{host}:{settings.port}"
+
+
+def call_page_url(settings: Settings) -> str:
+    """The browser call page."""
+    return _web_origin(settings) + "/call"
 
 
 def admin_url(settings: Settings) -> str:
     """The admin dashboard, on the same origin as the call page (one CA trust covers both)."""
-    return call_page_url(settings).removesuffix("/call") + "/admin"
+    return _web_origin(settings) + "/admin"
 
 
 def print_call_page(settings: Settings, ca: Path | None, out: TextIO) -> None:
