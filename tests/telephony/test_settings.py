@@ -54,6 +54,8 @@ def test_toml_section_and_prefixed_env_wins_over_alias(tmp_path: Path) -> None:
         ({"VOXSEAL_TELEPHONY_PUBLIC_BASE_URL": "http://x.example"}, "telephony.public_base_url"),
         ({"VOXSEAL_TELEPHONY_GATEWAY_URL": "ftp://x"}, "telephony.gateway_url"),
         ({"VOXSEAL_TELEPHONY_STREAM_TOKEN_TTL": "1h"}, "telephony.stream_token_ttl"),
+        ({"VOXSEAL_TELEPHONY_MAX_UNADMITTED_STREAMS": "0"}, "telephony.max_unadmitted_streams"),
+        ({"VOXSEAL_TELEPHONY_MAX_UNADMITTED_STREAMS": "many"}, "telephony.max_unadmitted_streams"),
     ],
 )
 def test_bad_values_name_the_setting(tmp_path: Path, env: dict[str, str], setting: str) -> None:
