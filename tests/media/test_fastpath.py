@@ -4,7 +4,9 @@ Once a session is connected its RTP bypasses aiortc at the SFU (pylibsrtp + head
 socket callback). These tests check that calls still work end to end (tones heard, attributed by
 SFrame key), that a forged SRTP packet is refused and counted, and that a receive slot re-bound
 to another publisher continues its sequence numbers and timestamps without a jump — what each
-receiver's jitter buffer and SRTP replay window rely on.
+receiver's jitter buffer and SRTP replay window rely on. Each runs on both SRTP call paths of
+the fast path: direct libsrtp calls (the lean path) and pylibsrtp's public methods, the fallback
+taken when pylibsrtp's binding is not the shape the lean path was written against.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 import pytest
 from aiortc.rtp import RtpPacket
 
+from voxseal.media import fastpath
 from voxseal.media.audio import FRAME_SAMPLES, pcm_frames, tone
 from voxseal.media.endpoint import MediaEndpoint
 from voxseal.media.sfu import Sfu
@@ -42,9 +45,34 @@ def record_rtp(endpoint: MediaEndpoint) -> list[tuple[int, int, int]]:
     return seen
 
 
+@pytest.fixture(params=["lean", "public"])
+def srtp_calls(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Which SRTP call path the fast path takes: libsrtp direct, or the fallback."""
+    if request.param == "public":
+        monkeypatch.setattr(fastpath, "_LEAN_BINDING", False)
+    return str(request.param)
+
+
+def assert_srtp_calls(sfu: Sfu, expected: str) -> None:
+    assert sfu._fast is not None
+    for pid in sfu.fast_path_sessions:
+        fast = sfu._fast.get(pid)
+        assert fast is not None
+        lean = (fast.lean_rx, fast.lean_tx)
+        if expected == "lean":
+            assert all(x is not None for x in lean)
+        else:
+            assert lean == (None, None)
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("fast_path", [True, False])
-def test_call_through_sfu_hears_tones(fast_path: bool) -> None:
+@pytest.mark.parametrize("path", ["lean", "public", "aiortc"])
+def test_call_through_sfu_hears_tones(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``aiortc``: no fast path at all (``Sfu(fast_path=False)``), aiortc forwards per packet."""
+    fast_path = path != "aiortc"
+    if path == "public":
+        monkeypatch.setattr(fastpath, "_LEAN_BINDING", False)
+
     async def scenario() -> None:
         sfu = Sfu(fast_path=fast_path)
         pair = tone_pair(1.0)
@@ -58,6 +86,8 @@ def test_call_through_sfu_hears_tones(fast_path: bool) -> None:
             await until(lambda: not a.publishing and not b.publishing)
             await asyncio.sleep(0.3)
             assert sorted(sfu.fast_path_sessions) == (["alice", "bob"] if fast_path else [])
+            if fast_path:
+                assert_srtp_calls(sfu, path)
             stats = {pid: await sfu.stats(pid) for pid in ("alice", "bob")}
             eps = {"alice": await a.stats(), "bob": await b.stats()}
         finally:
@@ -79,7 +109,7 @@ def test_call_through_sfu_hears_tones(fast_path: bool) -> None:
 
 
 @pytest.mark.slow
-def test_forged_srtp_is_refused_and_counted_and_slot_switch_is_continuous() -> None:
+def test_forged_srtp_is_refused_and_counted_and_slot_switch_is_continuous(srtp_calls: str) -> None:
     async def scenario() -> None:
         ka, kc = new_key(), new_key()
         sfu = Sfu()
@@ -101,6 +131,7 @@ def test_forged_srtp_is_refused_and_counted_and_slot_switch_is_continuous() -> N
             sfu.subscribe("bob", "alice")
             await asyncio.gather(*(ep.wait_connected() for ep in everyone))
             await until(lambda: sorted(sfu.fast_path_sessions) == ["alice", "bob", "carol"])
+            assert_srtp_calls(sfu, srtp_calls)
             await until(lambda: bob.receive_stats.frames_decrypted >= 20)
 
             # a forged SRTP packet on alice's socket at the SFU: refused, counted, not forwarded
