@@ -402,6 +402,14 @@ async def _loadgen(conn: Connection) -> None:
     os._exit(0)  # no aiortc teardown: DTLS close_notify etc. would be meaningless now
 
 
+def _protect_next(leg: _Leg, ordinal: int, pad: bytes) -> bytes:
+    """The leg's next SRTP packet (sequence number and timestamp advance by one frame)."""
+    leg.seq = (leg.seq + 1) & 0xFFFF
+    leg.ts = (leg.ts + FRAME_SAMPLES) & 0xFFFFFFFF
+    rtp = _RTP.pack(0x80, leg.pt, leg.seq, leg.ts, leg.ssrc)
+    return leg.tx.protect(rtp + _STAMP.pack(ordinal, leg.index) + pad)
+
+
 def _prepare(leg: _Leg, count: int, pad: bytes) -> None:
     """SRTP-protect this leg's next ``count`` packets before the level starts.
 
@@ -411,13 +419,7 @@ def _prepare(leg: _Leg, count: int, pad: bytes) -> None:
     same DTLS-derived session and in sending order, so the SFU cannot tell the difference;
     the send time is recorded when each is handed to ``sendto``.
     """
-    ready = []
-    for ordinal in range(count):
-        leg.seq = (leg.seq + 1) & 0xFFFF
-        leg.ts = (leg.ts + FRAME_SAMPLES) & 0xFFFFFFFF
-        rtp = _RTP.pack(0x80, leg.pt, leg.seq, leg.ts, leg.ssrc)
-        ready.append(leg.tx.protect(rtp + _STAMP.pack(ordinal, leg.index) + pad))
-    leg.ready = ready
+    leg.ready = [_protect_next(leg, ordinal, pad) for ordinal in range(count)]
     leg.sent_at = [0] * count
     leg.next = 0
 
@@ -463,10 +465,7 @@ def _lean_loop(conn: Connection, legs: list[_Leg]) -> None:
         if i < len(leg.ready):
             packet = leg.ready[i]
         else:  # more slots than prepared (a slow start): protect this one now
-            leg.seq = (leg.seq + 1) & 0xFFFF
-            leg.ts = (leg.ts + FRAME_SAMPLES) & 0xFFFFFFFF
-            rtp = _RTP.pack(0x80, leg.pt, leg.seq, leg.ts, leg.ssrc)
-            packet = leg.tx.protect(rtp + _STAMP.pack(i, leg.index) + pad)
+            packet = _protect_next(leg, i, pad)
             leg.sent_at.append(0)
         now = clock()
         leg.sock.sendto(packet, leg.remote)
