@@ -167,3 +167,82 @@ def test_forged_srtp_is_refused_and_counted_and_slot_switch_is_continuous(srtp_c
         assert abs(dominant_frequency(heard.pcm("carol")) - 660) < 5
 
     run(scenario(), timeout=45)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", ["lean", "public"])
+def test_publisher_gets_receiver_reports_from_the_fast_path(
+    path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """aiortc's receiver never sees a fast-path publisher's RTP; its RTCP receiver reports to
+    the publisher must still carry the fast path's counts (loss, highest sequence, jitter)
+    and LSR/DLSR, so the publisher learns its loss and round-trip time."""
+    if path == "public":
+        monkeypatch.setattr(fastpath, "_LEAN_BINDING", False)
+
+    async def remote_inbound(endpoint: MediaEndpoint) -> list[Any]:
+        report = await endpoint._pc.getStats()
+        return [s for s in report.values() if s.type == "remote-inbound-rtp"]
+
+    async def scenario() -> None:
+        sfu = Sfu()
+        pair = tone_pair(4.0)
+        a, b = pair.a, pair.b
+        try:
+            for ep in (a, b):
+                await join(sfu, ep)
+            sfu.subscribe("bob", "alice")
+            sfu.subscribe("alice", "bob")
+            await asyncio.gather(a.wait_connected(), b.wait_connected())
+            await until(lambda: sorted(sfu.fast_path_sessions) == ["alice", "bob"])
+            fast = sfu._fast.get("alice")  # type: ignore[union-attr]
+            assert fast is not None and fast.reception is not None
+            # two report intervals (0.5-1.5 s each) after the fast path took the socket
+            deadline = asyncio.get_running_loop().time() + 6
+            seen: list[Any] = []
+            while asyncio.get_running_loop().time() < deadline:
+                seen = await remote_inbound(a)
+                if seen and seen[0].roundTripTime is not None and seen[0].packetsLost == 0:
+                    break
+                await asyncio.sleep(0.2)
+            counted = fast.packets_in
+            ssrc = fast.reception_ssrc
+            ours = fast.reception.get(ssrc) if ssrc is not None else None
+            sender_ssrc = next(
+                t.sender._ssrc for t in a._pc.getTransceivers() if t.direction == "sendonly"
+            )
+        finally:
+            await a.close()
+            await b.close()
+            await sfu.close()
+        assert seen, "no receiver report reached the publisher"
+        # aiortc's sender makes this entry only from a report block about its own SSRC (the
+        # entry's ``ssrc`` is the reporter's, the SFU's RTCP SSRC)
+        (stats,) = seen
+        assert ssrc == sender_ssrc
+        # aiortc built its reports from the fast path's counters, not from its own
+        assert isinstance(ours, fastpath._ReceptionReport) and ours.reports >= 1
+        assert stats.packetsLost == 0 and stats.fractionLost == 0
+        assert stats.roundTripTime is not None and 0 <= stats.roundTripTime < 0.5
+        assert counted > 25  # the reports were about RTP the fast path forwarded
+
+    run(scenario(), timeout=45)
+
+
+def test_reception_report_follows_rfc3550_loss_arithmetic() -> None:
+    """Interval loss (fraction lost, in 1/256) and cumulative loss from the fast path's counters."""
+    session = fastpath.FastSession.__new__(fastpath.FastSession)
+    session.start_seq, session.max_seq, session.cycles = 65530, 65535, 0
+    session.packets_in, session.jitter = 6, 12.7
+    report = fastpath._ReceptionReport(session)
+    assert report.fraction_lost == 0 and report.packets_lost == 0
+    assert report.max_seq == 65535 and report.jitter == 12
+    # wrap: 10 more expected (65536..65545 extended), 5 received -> 5/10 lost this interval
+    session.cycles, session.max_seq, session.packets_in = 0x10000, 9, 11
+    assert report.max_seq == 0x10009
+    assert report.packets_lost == 5
+    assert report.fraction_lost == 128  # 5/10 of 256
+    assert report.fraction_lost == 0  # nothing new since the last report
+    # duplicates (more received than expected) never report negative interval loss
+    session.packets_in = 30
+    assert report.fraction_lost == 0 and report.packets_lost == -14

@@ -38,9 +38,11 @@ What is dropped or left to aiortc (RTCP):
   subscribers' receiver reports (RTT, remote loss) and its receivers read publishers' SRs.
 * aiortc's slot senders keep emitting SRs for the slot SSRCs with aiortc's own counters (zero
   packets, since RTP bypasses them); receivers use SRs for RTT (LSR/DLSR) and A/V sync, which
-  audio-only SFrame calls do not need. The SFU sends **no receiver reports** for fast-path
-  publishers (aiortc's receiver never sees their RTP): publishers lose SFU-side loss feedback;
-  loss and jitter are still measured here and reported in the session stats.
+  audio-only SFrame calls do not need.
+* Receiver reports to a fast-path publisher are still sent by aiortc's receiver on its usual
+  timer, but their report block reads this module's counters (:class:`_ReceptionReport`):
+  aiortc's receiver never sees the RTP, and without it the publisher would get no loss,
+  jitter or round-trip feedback from the SFU (its encoder adapts to these).
 * RTP header extensions (mid, audio level) are stripped: receivers route by the SSRC signalled
   in our answer, and audio level would be metadata about content we do not need to relay.
 
@@ -79,6 +81,7 @@ _unpack_header = struct.Struct("!BBHI").unpack_from
 _pack_header = _HEADER.pack
 _pack_header_into = _HEADER.pack_into
 _unpack_u16 = struct.Struct("!H").unpack_from
+_unpack_ssrc = struct.Struct("!I").unpack_from
 #: a subscriber whose socket buffer holds this much unsent data is congested: drop, count
 _MAX_WRITE_BUFFER = 64 * 1024
 _perf = time.perf_counter
@@ -269,6 +272,8 @@ class FastSession:
         "packets_in",
         "participant_id",
         "protocol",
+        "reception",
+        "reception_ssrc",
         "rx",
         "sendto",
         "slots",
@@ -317,6 +322,23 @@ class FastSession:
         #: a stand-in source for frames injected via :meth:`FastPath.inject`
         self.injector = object()
         self.inject_seq = 0
+        #: aiortc's receiver statistics (by SSRC) our receiver reports are read from, and the
+        #: SSRC our entry there is under (set by the first packet)
+        self.reception: dict[int, Any] | None = None
+        self.reception_ssrc: int | None = None
+
+    def first_packet(self, rtp: Any) -> None:
+        """Cold path of the first authentic packet: report on its SSRC from now on.
+
+        Replaces aiortc's own statistics for the SSRC if it saw RTP before the fast path took
+        the socket: those would freeze, and every later report would repeat them. The
+        reports then cover what arrived from this packet on.
+        """
+        if self.reception is None:
+            return
+        (ssrc,) = _unpack_ssrc(rtp, 8)
+        self.reception[ssrc] = _ReceptionReport(self)
+        self.reception_ssrc = ssrc
 
     @property
     def packets_lost(self) -> int:
@@ -326,6 +348,78 @@ class FastSession:
             return 0
         expected = self.cycles + self.max_seq - self.start_seq + 1
         return expected - self.packets_in
+
+
+class _ReceptionReport:
+    """One fast-path publisher's reception statistics, shaped as aiortc's ``StreamStatistics``.
+
+    Why: aiortc's receiver builds its RTCP receiver reports (RFC 3550 §6.4.2) from a
+    ``StreamStatistics`` per remote SSRC, fed by every RTP packet it handles — none, once the
+    fast path takes the socket. Putting this object in its place lets aiortc keep sending the
+    reports (and LSR/DLSR from the publisher's sender reports, which it still receives) with
+    the counts the fast path keeps. It has no ``add``: it is removed before aiortc could feed
+    it again (:meth:`FastPath.detach`).
+    """
+
+    __slots__ = ("_expected_prior", "_received_prior", "reports", "session")
+
+    def __init__(self, session: FastSession) -> None:
+        self.session = session
+        self._expected_prior = 0
+        self._received_prior = 0
+        #: receiver reports built from this object so far (each reads ``fraction_lost`` once)
+        self.reports = 0
+
+    @property
+    def packets_received(self) -> int:
+        return self.session.packets_in
+
+    @property
+    def packets_expected(self) -> int:
+        s = self.session
+        return 0 if s.start_seq is None else s.cycles + s.max_seq - s.start_seq + 1
+
+    @property
+    def packets_lost(self) -> int:
+        return self.session.packets_lost
+
+    @property
+    def max_seq(self) -> int:
+        """The extended highest sequence number received (cycles in the high 16 bits)."""
+        return self.session.cycles + self.session.max_seq
+
+    @property
+    def jitter(self) -> int:
+        return int(self.session.jitter)
+
+    @property
+    def fraction_lost(self) -> int:
+        """Loss since the previous report, in 1/256 (RFC 3550 A.3); read once per report."""
+        self.reports += 1
+        expected = self.packets_expected
+        received = self.packets_received
+        expected_interval = expected - self._expected_prior
+        received_interval = received - self._received_prior
+        self._expected_prior = expected
+        self._received_prior = received
+        lost_interval = expected_interval - received_interval
+        if expected_interval <= 0 or lost_interval <= 0:
+            return 0
+        return min(255, (lost_interval << 8) // expected_interval)
+
+
+def _reception_streams(pc: RTCPeerConnection) -> dict[int, Any] | None:
+    """The per-SSRC statistics of aiortc's receiver for what this participant publishes."""
+    for transceiver in pc.getTransceivers():
+        if transceiver.kind != "audio" or transceiver.currentDirection not in (
+            "recvonly",
+            "sendrecv",
+        ):
+            continue
+        streams = getattr(transceiver.receiver, "_RTCRtpReceiver__remote_streams", None)
+        if isinstance(streams, dict):
+            return streams
+    return None
 
 
 @dataclass
@@ -393,6 +487,7 @@ class FastPath:
         if rx is None or tx is None or transport is None:
             raise MediaError("DTLS-SRTP is not up yet", reason="fastpath_unavailable")
         session = FastSession(participant_id, transport, stun_protocol, addr, rx, tx, monitor)
+        session.reception = _reception_streams(pc)
         for mid, params in slots.items():
             session.slots[mid] = OutStream(session, mid, params)
         # Intercept on every local socket of the ICE agent, not only the nominated pair's:
@@ -424,6 +519,10 @@ class FastPath:
             if transport.get_protocol() is not protocol:
                 transport.set_protocol(protocol)
         session.taps = []
+        # aiortc's path takes the RTP again: it must find its own statistics (or none)
+        reception, ssrc = session.reception, session.reception_ssrc
+        if reception is not None and isinstance(reception.get(ssrc), _ReceptionReport):
+            del reception[ssrc]
         for other in self._sessions.values():
             other.outs = [o for o in other.outs if o.subscriber is not session]
         session.outs = []
@@ -518,6 +617,7 @@ class FastPath:
             if pub.start_seq is None:
                 pub.start_seq = pub.max_seq = seq
                 pub.first_ts = ts
+                pub.first_packet(rtp)
             else:
                 delta = (seq - pub.max_seq) & 0xFFFF
                 if 0 < delta < 0x8000:
