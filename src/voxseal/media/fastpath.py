@@ -341,13 +341,17 @@ class FastSession:
         self.reception_ssrc = ssrc
 
     @property
+    def packets_expected(self) -> int:
+        """RFC 3550 A.3: extended highest sequence number received minus the first, plus one."""
+        if self.start_seq is None:
+            return 0
+        return self.cycles + self.max_seq - self.start_seq + 1
+
+    @property
     def packets_lost(self) -> int:
         """RFC 3550 cumulative loss of this participant's published stream (may be negative
         with duplicates, as the RFC allows)."""
-        if self.start_seq is None:
-            return 0
-        expected = self.cycles + self.max_seq - self.start_seq + 1
-        return expected - self.packets_in
+        return self.packets_expected - self.packets_in
 
 
 class _ReceptionReport:
@@ -376,8 +380,7 @@ class _ReceptionReport:
 
     @property
     def packets_expected(self) -> int:
-        s = self.session
-        return 0 if s.start_seq is None else s.cycles + s.max_seq - s.start_seq + 1
+        return self.session.packets_expected
 
     @property
     def packets_lost(self) -> int:
