@@ -53,6 +53,15 @@ def srtp_calls(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
     return str(request.param)
 
 
+async def call_through(sfu: Sfu, a: MediaEndpoint, b: MediaEndpoint) -> None:
+    """Join both to ``sfu``, each subscribed to the other, and wait until both are connected."""
+    for ep in (a, b):
+        await join(sfu, ep)
+    sfu.subscribe(b.participant_id, a.participant_id)
+    sfu.subscribe(a.participant_id, b.participant_id)
+    await asyncio.gather(a.wait_connected(), b.wait_connected())
+
+
 def assert_srtp_calls(sfu: Sfu, expected: str) -> None:
     assert sfu._fast is not None
     for pid in sfu.fast_path_sessions:
@@ -78,11 +87,7 @@ def test_call_through_sfu_hears_tones(path: str, monkeypatch: pytest.MonkeyPatch
         pair = tone_pair(1.0)
         a, b, heard_a, heard_b = pair.a, pair.b, pair.heard_a, pair.heard_b
         try:
-            for ep in (a, b):
-                await join(sfu, ep)
-            sfu.subscribe("bob", "alice")
-            sfu.subscribe("alice", "bob")
-            await asyncio.gather(a.wait_connected(), b.wait_connected())
+            await call_through(sfu, a, b)
             await until(lambda: not a.publishing and not b.publishing)
             await asyncio.sleep(0.3)
             assert sorted(sfu.fast_path_sessions) == (["alice", "bob"] if fast_path else [])
@@ -170,15 +175,10 @@ def test_forged_srtp_is_refused_and_counted_and_slot_switch_is_continuous(srtp_c
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", ["lean", "public"])
-def test_publisher_gets_receiver_reports_from_the_fast_path(
-    path: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_publisher_gets_receiver_reports_from_the_fast_path(srtp_calls: str) -> None:
     """aiortc's receiver never sees a fast-path publisher's RTP; its RTCP receiver reports to
     the publisher must still carry the fast path's counts (loss, highest sequence, jitter)
     and LSR/DLSR, so the publisher learns its loss and round-trip time."""
-    if path == "public":
-        monkeypatch.setattr(fastpath, "_LEAN_BINDING", False)
 
     async def remote_inbound(endpoint: MediaEndpoint) -> list[Any]:
         report = await endpoint._pc.getStats()
@@ -189,11 +189,7 @@ def test_publisher_gets_receiver_reports_from_the_fast_path(
         pair = tone_pair(4.0)
         a, b = pair.a, pair.b
         try:
-            for ep in (a, b):
-                await join(sfu, ep)
-            sfu.subscribe("bob", "alice")
-            sfu.subscribe("alice", "bob")
-            await asyncio.gather(a.wait_connected(), b.wait_connected())
+            await call_through(sfu, a, b)
             await until(lambda: sorted(sfu.fast_path_sessions) == ["alice", "bob"])
             fast = sfu._fast.get("alice")  # type: ignore[union-attr]
             assert fast is not None and fast.reception is not None
