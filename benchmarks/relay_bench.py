@@ -731,6 +731,8 @@ async def run_level(
             [round(r["max_lag_ms"], 1) for r in reports],
             "reads off the nominated pair",
             [r["off_pair"] for r in reports],
+            "RTP after the report",
+            [r["late"] for r in reports],
             "kernel rcvbuf drops",
             kernel_drops,
             "publishing but their subscriber got nothing",

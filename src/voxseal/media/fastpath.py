@@ -491,6 +491,8 @@ class FastPath:
             raise MediaError("DTLS-SRTP is not up yet", reason="fastpath_unavailable")
         session = FastSession(participant_id, transport, stun_protocol, addr, rx, tx, monitor)
         session.reception = _reception_streams(pc)
+        if session.reception is None:  # aiortc moved its receiver statistics
+            logger.debug("%s: no receiver reports from the fast path", participant_id)
         for mid, params in slots.items():
             session.slots[mid] = OutStream(session, mid, params)
         # Intercept on every local socket of the ICE agent, not only the nominated pair's:
