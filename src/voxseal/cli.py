@@ -65,7 +65,7 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     from voxseal.media.sfu import forbid_sframe
 
     forbid_sframe()  # the gateway routes voice it must never be able to read
-    from voxseal.signaling.app import create_app
+    from voxseal.app import create_app
     from voxseal.signaling.server import resolve_certificates, serve
 
     settings = _settings(args, host=args.host, port=args.port)

@@ -22,16 +22,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from voxseal.errors import ConfigError
-from voxseal.store.database import redact_url
 
 ENV_PREFIX = "VOXSEAL_"
 CONFIG_FILE_NAME = "voxseal.toml"
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+def redact_url(url: str) -> str:
+    """A database URL fit for logs and reprs: the password, if any, is replaced."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def parse_duration(value: str | float | int, *, setting: str = "duration") -> float:

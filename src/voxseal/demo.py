@@ -151,7 +151,7 @@ def print_call_page(settings: Settings, ca: Path | None, out: TextIO) -> None:
 
 
 def run_demo(settings: Settings, out: TextIO) -> int:
-    from voxseal.signaling.app import create_app
+    from voxseal.app import create_app
     from voxseal.signaling.server import resolve_certificates, serve
 
     certs = resolve_certificates(settings)

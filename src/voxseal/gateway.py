@@ -17,22 +17,29 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from voxseal.audit.events import AuditEvent, Outcome
 from voxseal.audit.log import AuditLog
+from voxseal.audit.schema import MIGRATIONS as AUDIT_SCHEMA
 from voxseal.audit.verify import VerifyReport, verify_chain
 from voxseal.config import Settings
 from voxseal.identity.auth import Authenticator, AuthPolicy
 from voxseal.identity.directory import Directory
 from voxseal.identity.lockout import BruteForceLockout, LockoutPolicy
 from voxseal.identity.passwords import PasswordHasher, PasswordParams, PasswordPolicy
+from voxseal.identity.schema import MIGRATIONS as IDENTITY_SCHEMA
 from voxseal.identity.sealing import SecretSealer
 from voxseal.identity.tokens import RevocationList, TokenAuthority
 from voxseal.keyfiles import load_or_create_ed25519
 from voxseal.privacy.policy import PrivacyPolicy
-from voxseal.store import Database, open_store
+from voxseal.privacy.schema import MIGRATIONS as PRIVACY_SCHEMA
+from voxseal.store import Database, MigrationSet, open_store
+from voxseal.vault.schema import MIGRATIONS as VAULT_SCHEMA
 from voxseal.vault.vault import Vault, open_vault
 
 AUDIT_KEY = "audit-signing.key"
 TOKEN_KEY = "token-signing.key"  # noqa: S105 (a file name)
 SEALING_KEY = "secrets.key"
+
+#: the schemas of the services wired here, handed to the store when a gateway opens
+SCHEMAS: tuple[MigrationSet, ...] = (IDENTITY_SCHEMA, AUDIT_SCHEMA, PRIVACY_SCHEMA, VAULT_SCHEMA)
 
 
 def cli_actor() -> str:
@@ -62,7 +69,7 @@ class Gateway:
         settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         keys = settings.data_dir / "keys"
         keys.mkdir(exist_ok=True, mode=0o700)
-        db = open_store(settings.database_url)
+        db = open_store(settings.database_url, SCHEMAS)
         try:
             audit = AuditLog(
                 db,

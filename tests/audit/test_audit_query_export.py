@@ -249,9 +249,10 @@ def test_export_after_seq_and_unknown_format(nasty_log: AuditLog) -> None:
 def test_a_filter_by_target_uses_its_index(tmp_path: object) -> None:
     """The dashboard's room/user filters read the index, not the whole chain (SQLite plan)."""
     from voxseal.audit.query import SELECT_RECORDS
+    from voxseal.audit.schema import MIGRATIONS
     from voxseal.store import open_store
 
-    db = open_store(f"sqlite:///{tmp_path}/plan.db")
+    db = open_store(f"sqlite:///{tmp_path}/plan.db", [MIGRATIONS])
     try:
         sql = SELECT_RECORDS + " WHERE target = ? ORDER BY seq DESC LIMIT ?"
         plan = " ".join(str(row[-1]) for row in db.execute("EXPLAIN QUERY PLAN " + sql, ("r", 50)))

@@ -23,7 +23,7 @@ from tests.signaling.conftest import CHEAP_PASSWORDS, PASSWORD
 from voxseal.config import load_settings
 from voxseal.gateway import Gateway
 from voxseal.identity.rbac import Role
-from voxseal.signaling.app import create_app
+from voxseal.app import create_app
 from voxseal.signaling.routes import users as users_api
 
 

@@ -19,12 +19,14 @@ from voxseal.dashboard.sessions import (
     tokens_match,
 )
 from voxseal.identity.rbac import Role
+from voxseal.dashboard.schema import MIGRATIONS
+from voxseal.identity.schema import MIGRATIONS as IDENTITY_MIGRATIONS
 from voxseal.store import Database, open_store
 
 
 @pytest.fixture
 def db(database_url: str) -> Iterator[Database]:
-    store = open_store(database_url)
+    store = open_store(database_url, [IDENTITY_MIGRATIONS, MIGRATIONS])
     try:
         yield store
     finally:

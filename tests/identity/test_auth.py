@@ -461,9 +461,10 @@ def test_with_the_real_audit_log(database_url, hasher, sealer, clock) -> None:
     from voxseal.audit.verify import verify_chain
     from voxseal.identity.lockout import BruteForceLockout
     from voxseal.identity.tokens import RevocationList, TokenAuthority
+    from voxseal.gateway import SCHEMAS
     from voxseal.store import open_store
 
-    db = open_store(database_url)  # every registered component schema
+    db = open_store(database_url, SCHEMAS)  # the gateway's components
     key = Ed25519PrivateKey.generate()
     log = AuditLog(db, key, checkpoint_every=5)
     try:

@@ -15,7 +15,7 @@ from voxseal.gateway import Gateway
 from voxseal.identity.rbac import Role
 from voxseal.privacy.consent import ConsentLedger, ConsentRecord, Purpose
 from voxseal.privacy.schema import MIGRATIONS
-from voxseal.signaling.app import create_app
+from voxseal.app import create_app
 from voxseal.signaling.routes import ROUTERS
 from voxseal.signaling.routes import consents as consent_routes
 

@@ -12,6 +12,7 @@ import pytest
 from tests.dashboard.helpers import Viewer, new_person, to_login
 from tests.signaling.conftest import PASSWORD, RunningGateway
 
+from voxseal.app import DOCUMENTED_ROUTERS
 from voxseal.dashboard.routes import PUBLIC_PAGES, dashboard_routes, page_permissions
 from voxseal.identity.rbac import HUMAN_ROLES, ROLE_PERMISSIONS, Permission, Role
 from voxseal.signaling.routes import endpoint_permissions
@@ -80,7 +81,8 @@ REQUESTS: dict[tuple[str, str], dict[str, Any]] = {
 
 
 def _routes() -> dict[tuple[str, str], Permission | None]:
-    return endpoint_permissions()
+    """The assembled application's documented endpoints, as the composition root mounts them."""
+    return endpoint_permissions(DOCUMENTED_ROUTERS)
 
 
 def test_every_endpoint_is_classified() -> None:

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from voxseal.config import load_settings
 from voxseal.gateway import Gateway
 from voxseal.identity.rbac import Role
-from voxseal.signaling.app import create_app
+from voxseal.app import create_app
 from voxseal.signaling.routes import ROUTERS
 from voxseal.signaling.routes import vault as vault_routes
 from voxseal.vault import Vault, open_vault

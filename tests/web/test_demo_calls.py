@@ -12,7 +12,7 @@ from tests.signaling.conftest import CHEAP_PASSWORDS
 from voxseal.config import load_settings
 from voxseal.gateway import Gateway
 from voxseal.identity.rbac import Role
-from voxseal.signaling.app import create_app
+from voxseal.app import create_app
 from voxseal.signaling.dispatch import JobState
 from voxseal.web.demo_calls import MAX_LIVE_DEMO_CALLS, enable_demo_calls
 

@@ -19,10 +19,10 @@ from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
+from voxseal.config import redact_url
 from voxseal.errors import Conflict, MigrationError, StoreError, StoreUnavailable
-from voxseal.store.migrations import MigrationSet, registered_migrations, split_statements
+from voxseal.store.migrations import MigrationSet, split_statements
 
 Row = tuple[Any, ...]
 Params = Sequence[Any]
@@ -34,15 +34,6 @@ _PG_LOCK_ID = 0x766F78_5345414C  # "voxSEAL": serialises migrations across nodes
 def _to_pyformat(sql: str) -> str:
     """Portable ``?`` placeholders to psycopg's ``%s`` (literal ``%`` doubled first)."""
     return sql.replace("%", "%%").replace("?", "%s")
-
-
-def redact_url(url: str) -> str:
-    """A database URL fit for logs and reprs: the password, if any, is replaced."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class Transaction:
@@ -297,10 +288,11 @@ class PostgresDatabase(Database):
 _SQLITE_URL = re.compile(r"^sqlite:///(?P<path>.+)$")
 
 
-def open_store(url: str, migrations: Sequence[MigrationSet] | None = None) -> Database:
+def open_store(url: str, migrations: Sequence[MigrationSet] = ()) -> Database:
     """Open ``sqlite:///path`` (``sqlite:////abs/path``) or ``postgresql://…`` and migrate.
 
-    ``migrations`` defaults to every component schema voxseal ships.
+    The store knows no component: whoever opens it hands in the schemas it will use (the
+    gateway's services theirs, the dashboard and the ingress theirs at their start-up).
     """
     m = _SQLITE_URL.match(url)
     db: Database
@@ -311,7 +303,7 @@ def open_store(url: str, migrations: Sequence[MigrationSet] | None = None) -> Da
     else:
         raise StoreError(f"unsupported database URL scheme in {redact_url(url)!r}")
     try:
-        db.migrate(registered_migrations() if migrations is None else migrations)
+        db.migrate(migrations)
     except BaseException:
         db.close()
         raise

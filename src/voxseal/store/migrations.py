@@ -1,25 +1,16 @@
 """Versioned schema migrations, one ordered stream per component.
 
 Each component (identity, audit, ...) declares its own :class:`MigrationSet` next to the code
-that uses the tables, so a package can be read alone; the store only knows how to apply them.
+that uses the tables, so a package can be read alone, and hands it to the store at start-up;
+the store only knows how to apply them and names no component.
 Applied versions are recorded in ``schema_migrations`` and never applied twice.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 
 from voxseal.errors import MigrationError
-
-#: modules that define ``MIGRATIONS: MigrationSet``; order does not matter across components
-COMPONENT_SCHEMAS: tuple[str, ...] = (
-    "voxseal.identity.schema",
-    "voxseal.audit.schema",
-    "voxseal.privacy.schema",
-    "voxseal.vault.schema",
-    "voxseal.dashboard.schema",
-)
 
 
 @dataclass(frozen=True)
@@ -50,15 +41,6 @@ class MigrationSet:
             raise MigrationError(
                 f"component {self.component!r}: versions must be unique, ascending, from 1"
             )
-
-
-def registered_migrations() -> list[MigrationSet]:
-    """Every component schema voxseal ships, imported lazily to keep packages independent."""
-    sets = []
-    for module_name in COMPONENT_SCHEMAS:
-        module = importlib.import_module(module_name)
-        sets.append(module.MIGRATIONS)
-    return sets
 
 
 def split_statements(script: str) -> list[str]:

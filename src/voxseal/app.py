@@ -1,4 +1,10 @@
-"""The gateway's ASGI application: REST admin API now, room signaling as it lands."""
+"""The composition root: the gateway's ASGI application, assembled from every layer.
+
+Nothing below this module knows what sits beside it: the REST routers, room signaling
+(``/v1/rtc``), agent dispatch (``/v1/agents``), the call page and the admin dashboard are each
+built by their own package and mounted here, and the schemas of the components this process
+runs beyond the gateway's services (the dashboard's sessions) are handed to the store here.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +14,12 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from voxseal import __version__
 from voxseal.dashboard.routes import install as install_dashboard
+from voxseal.dashboard.schema import MIGRATIONS as DASHBOARD_SCHEMA
 from voxseal.gateway import Gateway
 from voxseal.media.pool import close_default_pool
 from voxseal.privacy.consent import ConsentLedger
@@ -23,8 +30,12 @@ from voxseal.signaling.headers import SecurityHeaders
 from voxseal.signaling.routes import ROUTERS
 from voxseal.signaling.rtc import Close, RtcHub
 from voxseal.signaling.rtc import router as rtc_router
+from voxseal.web import router as web_router
 
 log = logging.getLogger("voxseal.signaling")
+
+#: every endpoint in the OpenAPI document: the REST API, then the call page and its assets
+DOCUMENTED_ROUTERS: tuple[APIRouter, ...] = (*ROUTERS, web_router)
 
 #: how often expired revocations, MFA challenges and lockout counters are purged
 HOUSEKEEPING_INTERVAL = 3600.0
@@ -69,6 +80,7 @@ def create_app(gw: Gateway, *, close_on_shutdown: bool = True) -> FastAPI:
         docs_url=None,  # no third-party CDN scripts on the gateway's origin
         redoc_url=None,
     )
+    gw.db.migrate([DASHBOARD_SCHEMA])  # the pages' sessions; the gateway's own are migrated
     app.state.gateway = gw
     app.state.vault = gw.vault
     app.state.rtc = RtcHub(gw)
@@ -77,7 +89,7 @@ def create_app(gw: Gateway, *, close_on_shutdown: bool = True) -> FastAPI:
     app.state.consents = ConsentLedger(gw.db, gw.audit)
     install_error_handlers(app)
 
-    for router in ROUTERS:
+    for router in DOCUMENTED_ROUTERS:
         app.include_router(router)
     app.include_router(rtc_router)
     app.include_router(agents_router)
