@@ -8,8 +8,6 @@ share that folder's files (the database is shared through PostgreSQL).
 
 from __future__ import annotations
 
-import getpass
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,14 +38,6 @@ SEALING_KEY = "secrets.key"
 
 #: the schemas of the services wired here, handed to the store when a gateway opens
 SCHEMAS: tuple[MigrationSet, ...] = (IDENTITY_SCHEMA, AUDIT_SCHEMA, PRIVACY_SCHEMA, VAULT_SCHEMA)
-
-
-def cli_actor() -> str:
-    """Who ran a CLI command, for audit events: the local OS account."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return f"cli:uid{os.getuid()}"
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """``voxseal vault …``: a principal named with --as, proven with its TOTP code, then the vault.
 
-Driven through the same argparse wiring the lead adds to ``voxseal.cli`` (``add_vault_parser``),
+Driven through the argparse wiring of ``voxseal.cli.vault`` (``register``),
 on a real data dir, gateway, store and audit log.
 """
 
@@ -18,12 +18,13 @@ from pathlib import Path
 import pyotp
 import pytest
 
+from voxseal.cli.context import cli_actor
+from voxseal.cli.vault import register as add_vault_parser
 from voxseal.config import load_settings
 from voxseal.errors import InvalidMFACode, MFAReplay, PermissionDenied, VoxsealError
-from voxseal.gateway import Gateway, cli_actor
+from voxseal.gateway import Gateway
 from voxseal.identity.rbac import Role
 from voxseal.vault import ObjectShredded, open_vault
-from voxseal.vault.cli import add_vault_parser
 
 CHEAP = {
     "VOXSEAL_PASSWORDS_TIME_COST": "1",

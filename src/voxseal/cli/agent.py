@@ -14,30 +14,28 @@ import asyncio
 import contextlib
 import os
 import signal
-import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from voxseal.cli.context import Commands, settings_from
+from voxseal.config import Settings
 from voxseal.errors import ConfigError
+from voxseal.gateway import Gateway
+from voxseal.identity.rbac import Role
+from voxseal.privacy.consent import ConsentLedger
 
 LLM_KEY_ENV = "VOXSEAL_LLM_API_KEY"
 
 
 def cmd_agent(args: argparse.Namespace, out: TextIO) -> int:
-    from voxseal.config import load_settings
-
-    settings = load_settings(
-        Path(args.config) if args.config else None, overrides={"data_dir": args.data_dir}
-    )
+    settings = settings_from(args)
     if not 1 <= args.capacity <= 64:
         raise ConfigError("--capacity", "must be 1..64 concurrent calls")
     return asyncio.run(serve_agent(settings, args, out))
 
 
-def provision(gw: Any, name: str) -> tuple[str, str]:
+def provision(gw: Gateway, name: str) -> tuple[str, str]:
     """The worker's service account and a fresh API key; older keys of it are revoked."""
-    from voxseal.identity.rbac import Role
-
     account = f"agent-{name}"
     if gw.directory.find(account) is None:
         gw.directory.create_service(account, {Role.AGENT})
@@ -52,13 +50,12 @@ def provision(gw: Any, name: str) -> tuple[str, str]:
     return account, key.key
 
 
-async def serve_agent(settings: Any, args: argparse.Namespace, out: TextIO) -> int:
+async def serve_agent(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    # imported here: the agent zone's code (SFrame included) must never load in `serve`
     from voxseal.agent import AgentPipeline, EspeakTTS, PocketSphinxTranscriber, RuleBasedResponder
     from voxseal.agent.llm import OpenAICompatibleResponder
     from voxseal.agent.runtime import CallRunner
     from voxseal.agent.worker import AgentWorker
-    from voxseal.gateway import Gateway
-    from voxseal.privacy.consent import ConsentLedger
 
     tts = EspeakTTS()  # fails now, clearly, if espeak-ng is missing
     transcriber = PocketSphinxTranscriber()
@@ -106,7 +103,12 @@ async def serve_agent(settings: Any, args: argparse.Namespace, out: TextIO) -> i
         await asyncio.to_thread(gw.close)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    from voxseal.cli import main
-
-    sys.exit(main(["agent", *sys.argv[1:]]))
+def register(sub: Commands, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("agent", parents=[common], help="run an AI agent worker (the agent zone)")
+    p.add_argument("--url", help="the gateway (default: the configured public_base_url)")
+    p.add_argument("--ca", help="CA certificate to trust (default: the dev CA in the data dir)")
+    p.add_argument("--name", default="default", help="worker name (account agent-NAME)")
+    p.add_argument("--capacity", type=int, default=4, help="concurrent calls (default 4)")
+    p.add_argument("--llm-base-url", help="OpenAI-compatible API; key in $VOXSEAL_LLM_API_KEY")
+    p.add_argument("--llm-model", default="gpt-4o-mini", help="model name for --llm-base-url")
+    p.set_defaults(run=cmd_agent)

@@ -18,11 +18,10 @@ import contextlib
 import dataclasses
 import logging
 import re
-import sys
-from pathlib import Path
 from typing import TextIO
 
-from voxseal.config import Settings, load_settings
+from voxseal.cli.context import Commands, settings_from
+from voxseal.config import Settings
 
 _QUERY = re.compile(r"\?[^\s\"]*")
 
@@ -42,9 +41,7 @@ class HideQueryStrings(logging.Filter):
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    settings = load_settings(
-        Path(args.config) if args.config else None, overrides={"data_dir": args.data_dir}
-    )
+    settings = settings_from(args)
     t = settings.telephony
     changes = {
         k: v
@@ -59,6 +56,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_telephony(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    # the ingress is imported here, never at parse time: it holds SFrame keys (agent zone) and
+    # must never load in `serve`
     settings = _settings(args)
     if args.subject_ids:
         from voxseal.telephony.ingress import PhoneSubjects
@@ -106,7 +105,18 @@ def serve_telephony(settings: Settings, out: TextIO) -> int:
     return 0
 
 
-if __name__ == "__main__":  # pragma: no cover
-    from voxseal.cli import main
-
-    sys.exit(main(["telephony", *sys.argv[1:]]))
+def register(sub: Commands, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "telephony", parents=[common], help="run the phone ingress: Twilio, Vonage, SignalWire"
+    )
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument(
+        "--url", help="the gateway (default: [telephony] gateway_url or public_base_url)"
+    )
+    p.add_argument(
+        "--subject-ids",
+        action="store_true",
+        help="read phone numbers on stdin, print their pseudonymous data subject ids",
+    )
+    p.set_defaults(run=cmd_telephony, wants_stdin=True)

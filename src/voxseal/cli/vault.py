@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from voxseal.audit.events import Outcome
-from voxseal.config import load_settings
+from voxseal.cli.context import Commands, cli_actor, settings_from
 from voxseal.errors import (
     AccountLocked,
     InvalidCredentials,
@@ -34,11 +34,11 @@ from voxseal.errors import (
     MFAError,
     PermissionDenied,
 )
-from voxseal.gateway import Gateway, cli_actor
+from voxseal.gateway import Gateway
 from voxseal.identity.directory import Principal, PrincipalKind
 from voxseal.identity.rbac import Permission, has_permission
 from voxseal.vault.keys import LocalKeyFileProvider, VaultError
-from voxseal.vault.vault import SHRED_PERMISSION, Vault, open_vault, rotate_local_master_key
+from voxseal.vault.vault import SHRED_PERMISSION, rotate_local_master_key
 
 EXIT_OK = 0
 
@@ -51,33 +51,6 @@ class VaultCommandError(VaultError):
 
 
 # -- plumbing -----------------------------------------------------------------------------------
-
-
-def _open(args: argparse.Namespace) -> Gateway:
-    settings = load_settings(
-        Path(args.config) if getattr(args, "config", None) else None,
-        overrides={"data_dir": getattr(args, "data_dir", None)},
-    )
-    return Gateway.open(settings)
-
-
-def gateway_vault(gw: Gateway) -> Vault:
-    """The gateway's vault: ``gw.vault`` once the gateway carries one, else opened here.
-
-    Settings ``vault.key_provider`` (default ``local``) and ``vault.allow_unredacted``
-    (default false) are read when the settings object has a ``vault`` section.
-    """
-    existing = getattr(gw, "vault", None)
-    if isinstance(existing, Vault):
-        return existing
-    section = getattr(gw.settings, "vault", None)
-    return open_vault(
-        gw.db,
-        gw.audit,
-        gw.settings.data_dir,
-        key_provider=str(getattr(section, "key_provider", "local")),
-        allow_unredacted=bool(getattr(section, "allow_unredacted", False)),
-    )
 
 
 def _read_code(args: argparse.Namespace, stdin: TextIO | None) -> str:
@@ -164,9 +137,9 @@ def cmd_vault_get(args: argparse.Namespace, out: TextIO, stdin: TextIO | None = 
     path = Path(args.output) if args.output else None
     if path is not None and (path.exists() or path.is_symlink()):
         raise VaultCommandError(f"{path} exists; not overwriting it", reason="output_exists")
-    gw = _open(args)
+    gw = Gateway.open(settings_from(args))
     try:
-        vault = gateway_vault(gw)
+        vault = gw.vault
         # the vault decides per kind; the principal must hold at least one read permission
         principal = authenticate(gw, args, stdin, *_READ)
         obj = vault.get(
@@ -199,9 +172,9 @@ def cmd_vault_get(args: argparse.Namespace, out: TextIO, stdin: TextIO | None = 
 
 def cmd_vault_list(args: argparse.Namespace, out: TextIO, stdin: TextIO | None = None) -> int:
     """Metadata of a subject's objects the principal may read (never content)."""
-    gw = _open(args)
+    gw = Gateway.open(settings_from(args))
     try:
-        vault = gateway_vault(gw)
+        vault = gw.vault
         principal = authenticate(gw, args, stdin, *_READ)
         objects = vault.list(
             args.subject_id, actor=principal.name, roles=principal.roles, **_cli_context()
@@ -228,9 +201,9 @@ def cmd_vault_shred(args: argparse.Namespace, out: TextIO, stdin: TextIO | None 
             "crypto-shredding is irreversible: add --yes to destroy the subject's keys",
             reason="confirmation_required",
         )
-    gw = _open(args)
+    gw = Gateway.open(settings_from(args))
     try:
-        vault = gateway_vault(gw)
+        vault = gw.vault
         principal = authenticate(gw, args, stdin, SHRED_PERMISSION)
         result = vault.shred_subject(
             args.subject_id, actor=principal.name, roles=principal.roles, **_cli_context()
@@ -252,9 +225,9 @@ def cmd_vault_rotate_master(
 
     Run it on a schedule: it is also what makes shredded keys that survive in backups useless.
     """
-    gw = _open(args)
+    gw = Gateway.open(settings_from(args))
     try:
-        vault = gateway_vault(gw)
+        vault = gw.vault
         principal = authenticate(gw, args, stdin, Permission.CONFIG_WRITE)
         provider = vault._provider
         if not isinstance(provider, LocalKeyFileProvider):
@@ -276,10 +249,8 @@ def cmd_vault_rotate_master(
 # -- argparse -----------------------------------------------------------------------------------
 
 
-def add_vault_parser(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
-) -> None:
-    """``voxseal vault …``: the lead's cli.py calls this from ``build_parser``."""
+def register(sub: Commands, common: argparse.ArgumentParser) -> None:
+    """``voxseal vault …``."""
     vault = sub.add_parser(
         "vault", help="encrypted recordings, transcripts, voiceprints"
     ).add_subparsers(dest="vault_command", required=True, metavar="ACTION")
