@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from voxseal import __version__
-from voxseal.dashboard.routes import install as install_dashboard
+from voxseal.dashboard import install as install_dashboard
 from voxseal.gateway import Gateway
 from voxseal.media.pool import close_default_pool
 from voxseal.privacy.consent import ConsentLedger
