@@ -39,7 +39,7 @@ def _routes() -> Iterator[APIRoute]:
 
 def dashboard_routes() -> set[tuple[str, str]]:
     """Every ``(method, path)`` the dashboard serves."""
-    return {(method, route.path) for route in _routes() for method in route.methods}
+    return {(method, route.path) for route in _routes() for method in route.methods or ()}
 
 
 def page_permissions() -> dict[tuple[str, str], Permission | None]:
@@ -50,7 +50,7 @@ def page_permissions() -> dict[tuple[str, str], Permission | None]:
     for route in _routes():
         guards = [d.call for d in route.dependant.dependencies if isinstance(d.call, PageGuard)]
         if guards:
-            for method in route.methods:
+            for method in route.methods or ():
                 table[(method, route.path)] = guards[0].required_permission
     return table
 

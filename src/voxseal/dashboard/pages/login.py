@@ -104,7 +104,7 @@ async def login_submit(request: Request) -> Response:
             if result.mfa_challenge is None:
                 # the dashboard needs both factors even where the API's policy does not
                 assert result.access_token is not None
-                gw.tokens.revoke(result.access_token.claims)  # type: ignore[arg-type]
+                gw.tokens.revoke(result.access_token.claims)
                 raise VoxsealError("TOTP is not enrolled", reason="mfa_required")
             issued = gw.authenticator.complete_mfa(
                 result.mfa_challenge.value, code, ip, correlation_id=rid
@@ -120,7 +120,7 @@ async def login_submit(request: Request) -> Response:
             )
             return exc
         # a browser session never needs the bearer token the login produced
-        gw.tokens.revoke(issued.claims)  # type: ignore[arg-type]
+        gw.tokens.revoke(issued.claims)
         if previous:  # signing in again replaces, never adds to, this browser's session
             sessions(request).revoke(previous)
         principal = gw.directory.get(result.principal.name)
