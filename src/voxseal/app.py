@@ -18,7 +18,7 @@ from fastapi import APIRouter, FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from voxseal import __version__
-from voxseal.dashboard.routes import install as install_dashboard
+from voxseal.dashboard import install as install_dashboard
 from voxseal.dashboard.schema import MIGRATIONS as DASHBOARD_SCHEMA
 from voxseal.gateway import Gateway
 from voxseal.media.pool import close_default_pool

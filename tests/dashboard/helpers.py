@@ -10,7 +10,8 @@ import httpx
 import pyotp
 
 from tests.signaling.conftest import PASSWORD, RunningGateway
-from voxseal.dashboard.routes import CSRF_FIELD, SESSION_COOKIE
+from voxseal.dashboard.cookies import SESSION_COOKIE
+from voxseal.dashboard.forms import CSRF_FIELD
 from voxseal.identity.rbac import Role
 
 #: the last TOTP time step used per (gateway, user)

@@ -1,8 +1,10 @@
 """Two administrators demoting each other at the same moment must not leave none.
 
 In-process (the app on an ASGI transport) so the test can widen the window between the
-"is another admin left?" check and the change deterministically, by slowing the API's
-``set_roles`` down: before the fix both checks passed and both changes were made.
+directory's "is another admin left?" check and the change deterministically: a hook on the
+check sleeps after it has read the administrators, inside the critical section. Without the
+directory's transaction around check and change both requests pass their check during that
+sleep and both demotions are made (tried: the test then fails with no admin left).
 """
 
 from __future__ import annotations
@@ -20,11 +22,11 @@ import pytest
 
 from tests.dashboard.helpers import csrf_in
 from tests.signaling.conftest import CHEAP_PASSWORDS, PASSWORD
+from voxseal.app import create_app
 from voxseal.config import load_settings
 from voxseal.gateway import Gateway
+from voxseal.identity.directory import Directory
 from voxseal.identity.rbac import Role
-from voxseal.app import create_app
-from voxseal.signaling.routes import users as users_api
 
 
 @pytest.fixture
@@ -67,13 +69,18 @@ def test_two_admins_demoting_each_other_at_once_leave_one(
     gw: Gateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     secrets = {name: admin(gw, name) for name in ("race-a", "race-b")}
-    original = users_api.set_roles
+    original = Directory._keep_an_admin
+    checks: list[tuple[float, float]] = []
 
-    def slow_set_roles(*args: Any, **kwargs: Any) -> Any:
-        time.sleep(0.5)  # both requests are now past their own check
-        return original(*args, **kwargs)
+    def slow_check(*args: Any, **kwargs: Any) -> Any:
+        started = time.monotonic()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            time.sleep(0.5)  # the check has read the admins; the change has not been made
+            checks.append((started, time.monotonic()))
 
-    monkeypatch.setattr(users_api, "set_roles", slow_set_roles)
+    monkeypatch.setattr(Directory, "_keep_an_admin", slow_check)
     app = create_app(gw, close_on_shutdown=False)
 
     async def scenario() -> list[httpx.Response]:
@@ -100,3 +107,8 @@ def test_two_admins_demoting_each_other_at_once_leave_one(
         if r.details.get("reason") == "last_admin"
     ]
     assert len(refused) == 1
+    # both demotions reached the check, and the second check began only after the first
+    # one's change: the rule's critical section held
+    assert len(checks) == 2, checks
+    (_, first_done), (second_started, _) = sorted(checks)
+    assert second_started >= first_done

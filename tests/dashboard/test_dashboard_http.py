@@ -13,12 +13,9 @@ import pytest
 
 from tests.dashboard.helpers import Viewer, csrf_in, new_person, to_login
 from tests.signaling.conftest import PASSWORD, RunningGateway, start_gateway
-from voxseal.dashboard.routes import (
-    GENERIC_LOGIN_FAILURE,
-    LOGIN_COOKIE,
-    SESSION_COOKIE,
-    page_permissions,
-)
+from voxseal.dashboard.cookies import LOGIN_COOKIE, SESSION_COOKIE
+from voxseal.dashboard.pages.login import GENERIC_LOGIN_FAILURE
+from voxseal.dashboard.site import page_permissions
 from voxseal.identity.rbac import Role
 
 

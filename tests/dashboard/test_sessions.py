@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.clock import Clock
+from voxseal.dashboard.schema import MIGRATIONS
 from voxseal.dashboard.sessions import (
     ABSOLUTE_TIMEOUT,
     IDLE_TIMEOUT,
@@ -19,7 +20,6 @@ from voxseal.dashboard.sessions import (
     tokens_match,
 )
 from voxseal.identity.rbac import Role
-from voxseal.dashboard.schema import MIGRATIONS
 from voxseal.identity.schema import MIGRATIONS as IDENTITY_MIGRATIONS
 from voxseal.store import Database, open_store
 

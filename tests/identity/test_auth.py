@@ -459,9 +459,9 @@ def test_with_the_real_audit_log(database_url, hasher, sealer, clock) -> None:
     the chain verifies afterwards."""
     from voxseal.audit.log import AuditLog
     from voxseal.audit.verify import verify_chain
+    from voxseal.gateway import SCHEMAS
     from voxseal.identity.lockout import BruteForceLockout
     from voxseal.identity.tokens import RevocationList, TokenAuthority
-    from voxseal.gateway import SCHEMAS
     from voxseal.store import open_store
 
     db = open_store(database_url, SCHEMAS)  # the gateway's components

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from typing import Any
+
 import pyotp
 import pytest
 
@@ -15,12 +19,14 @@ from voxseal.errors import (
     MFAReplay,
     NotFound,
 )
+from voxseal.identity import schema
 from voxseal.identity.apikeys import parse_key
 from voxseal.identity.directory import Directory, MFAState, PrincipalKind
 from voxseal.identity.passwords import PasswordHasher, PasswordParams
 from voxseal.identity.rbac import Role
 from voxseal.identity.sealing import SecretSealer
 from voxseal.identity.totp import b32decode_secret
+from voxseal.store import Database, open_store
 
 from .conftest import PASSWORD
 
@@ -340,3 +346,58 @@ def test_the_last_enabled_admin_cannot_be_demoted_or_disabled(directory: Directo
     # non-admins are never held back
     directory.create_user("eve", ["auditor"], PASSWORD)
     assert directory.disable("eve").disabled
+
+
+def test_two_nodes_removing_each_others_admin_at_once_leave_one(
+    database_url: str,
+    db: Database,
+    hasher: PasswordHasher,
+    sealer: SecretSealer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two gateways sharing one store: node A disables ``ops`` while node B demotes ``root``.
+
+    A hook on the directory's check sleeps after it has read the administrators, inside the
+    critical section, so both changes are in flight at once. Each node has its own store
+    connection, so only the store can serialise them (SQLite's write lock, PostgreSQL's
+    advisory lock): without that both checks see the other admin and none is left (tried).
+    """
+    other = open_store(database_url, migrations=[schema.MIGRATIONS])
+    try:
+        node_a = Directory(db, hasher, sealer)
+        node_b = Directory(other, hasher, sealer)
+        node_a.create_user("root", ["admin"], PASSWORD)
+        node_a.create_user("ops", ["admin"], PASSWORD)
+        original = Directory._keep_an_admin
+
+        def slow_check(*args: Any, **kwargs: Any) -> None:
+            try:
+                original(*args, **kwargs)
+            finally:
+                time.sleep(0.3)  # the admins are read; the change is not made yet
+
+        monkeypatch.setattr(Directory, "_keep_an_admin", slow_check)
+        outcomes: dict[str, str] = {}
+
+        def change(name: str, run: Any) -> None:
+            try:
+                run()
+                outcomes[name] = "changed"
+            except Conflict as exc:
+                outcomes[name] = exc.reason
+
+        threads = [
+            threading.Thread(target=change, args=("ops", lambda: node_a.disable("ops"))),
+            threading.Thread(
+                target=change, args=("root", lambda: node_b.set_roles("root", ["auditor"]))
+            ),
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert sorted(outcomes.values()) == ["changed", "last_admin"], outcomes
+        admins = [p.name for p in node_b.list() if Role.ADMIN in p.roles and not p.disabled]
+        assert len(admins) == 1, admins
+    finally:
+        other.close()

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from voxseal.app import create_app
 from voxseal.config import load_settings
 from voxseal.gateway import Gateway
 from voxseal.identity.rbac import Role
 from voxseal.privacy.consent import ConsentLedger, ConsentRecord, Purpose
 from voxseal.privacy.schema import MIGRATIONS
-from voxseal.app import create_app
 from voxseal.signaling.routes import ROUTERS
 from voxseal.signaling.routes import consents as consent_routes
 

@@ -13,7 +13,7 @@ from tests.dashboard.helpers import Viewer, new_person, to_login
 from tests.signaling.conftest import PASSWORD, RunningGateway
 
 from voxseal.app import DOCUMENTED_ROUTERS
-from voxseal.dashboard.routes import PUBLIC_PAGES, dashboard_routes, page_permissions
+from voxseal.dashboard.site import PUBLIC_PAGES, dashboard_routes, page_permissions
 from voxseal.identity.rbac import HUMAN_ROLES, ROLE_PERMISSIONS, Permission, Role
 from voxseal.signaling.routes import endpoint_permissions
 

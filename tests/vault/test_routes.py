@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from voxseal.app import create_app
 from voxseal.config import load_settings
 from voxseal.gateway import Gateway
 from voxseal.identity.rbac import Role
-from voxseal.app import create_app
 from voxseal.signaling.routes import ROUTERS
 from voxseal.signaling.routes import vault as vault_routes
 from voxseal.vault import Vault, open_vault

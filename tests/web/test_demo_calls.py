@@ -9,10 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.signaling.conftest import CHEAP_PASSWORDS
+from voxseal.app import create_app
 from voxseal.config import load_settings
 from voxseal.gateway import Gateway
 from voxseal.identity.rbac import Role
-from voxseal.app import create_app
 from voxseal.signaling.dispatch import JobState
 from voxseal.web.demo_calls import MAX_LIVE_DEMO_CALLS, enable_demo_calls
 

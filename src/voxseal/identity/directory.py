@@ -19,10 +19,10 @@ Humans hold only human roles and service accounts only service roles (see
 from __future__ import annotations
 
 import re
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -41,13 +41,12 @@ from voxseal.identity.rbac import Role
 from voxseal.identity.recovery import RecoveryCodes
 from voxseal.identity.sealing import SecretSealer
 from voxseal.identity.totp import TOTP, Algorithm, b32encode_secret, generate_secret, terminal_qr
-from voxseal.store import Database
+from voxseal.store import Database, Transaction
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
 
-
-#: held across the last-administrator check and the change it guards (see _keep_an_admin)
-_ADMIN_CHANGES = threading.Lock()
+#: PostgreSQL advisory lock id that serialises role and disable changes across nodes ("vxADMN")
+ADMIN_LOCK_ID = 0x7678_4144_4D4E
 
 
 class PrincipalKind(StrEnum):
@@ -249,7 +248,7 @@ class Directory:
         return [_principal(r) for r in rows]
 
     def set_roles(self, name: str, roles: Iterable[Role | str]) -> Principal:
-        with _ADMIN_CHANGES:
+        with self._admin_change():
             principal = self.get(name)
             role_set = self._check_roles(principal.kind, roles)
             self._keep_an_admin(principal, role_set, principal.disabled)
@@ -257,11 +256,27 @@ class Directory:
         return self.get_by_id(principal.id)
 
     def set_disabled(self, name: str, disabled: bool = True) -> Principal:
-        with _ADMIN_CHANGES:
+        with self._admin_change():
             principal = self.get(name)
             self._keep_an_admin(principal, principal.roles, disabled)
             self._update(principal.id, "disabled = ?", (1 if disabled else 0,))
         return self.get_by_id(principal.id)
+
+    @contextmanager
+    def _admin_change(self) -> Iterator[Transaction]:
+        """One transaction around the last-administrator check and the change it guards.
+
+        Two administrators demoting each other at once must not both see the other one still
+        enabled: on SQLite the transaction begins IMMEDIATE (it holds the database's write lock
+        from its first statement), on PostgreSQL it takes an advisory lock first (under READ
+        COMMITTED both would otherwise read the same two admins). Within one process the
+        store's connection lock serialises the transaction too. Every read and write the
+        caller makes inside joins this transaction.
+        """
+        with self._db.transaction() as tx:
+            if self._db.dialect == "postgresql":
+                tx.execute("SELECT pg_advisory_xact_lock(?)", (ADMIN_LOCK_ID,))
+            yield tx
 
     def _keep_an_admin(
         self, principal: Principal, roles: frozenset[Role] | set[Role], disabled: bool
@@ -270,8 +285,8 @@ class Directory:
 
         Only ``admin`` may manage principals and roles, so without one the deployment can be
         repaired only by editing its database; every path (API, CLI, dashboard) goes through
-        here. The lock makes check-and-change atomic on this node; nodes sharing a store could
-        still race two simultaneous demotions (there is no cross-node lock for this yet).
+        here, inside :meth:`_admin_change`. Only humans can hold ``admin``, so only humans
+        are counted.
         """
         if Role.ADMIN not in principal.roles or principal.disabled:
             return  # not an enabled admin now: the count cannot go down
@@ -282,8 +297,8 @@ class Directory:
             for p in self.list(PrincipalKind.HUMAN)
         ):
             raise Conflict(
-                f"{principal.name} is the last enabled administrator; make someone else an "
-                "administrator first",
+                f"{principal.name} is the last enabled administrator; the change would leave "
+                "no enabled administrator (make someone else an administrator first)",
                 reason="last_admin",
             )
 
