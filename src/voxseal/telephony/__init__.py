@@ -5,10 +5,13 @@ runs in the agent zone: it authenticates the provider's webhook and media stream
 the audio to 48 kHz, and joins the room like any endpoint.
 
 The protocol core is sans-I/O — codecs (:mod:`.audio`), signature checks (:mod:`.signatures`),
-stream tokens (:mod:`.stream_tokens`) and per-provider serializers — and is what this package
-exports. The I/O edge is ``voxseal telephony`` (:mod:`.cli`): the ASGI app (:mod:`.app`), the
-per-call bridge to a room (:mod:`.bridge`) and the process's shared state (:mod:`.ingress`);
-they are imported only by that command, never by ``serve``. See docs/telephony.md.
+stream tokens (:mod:`.stream_tokens`), per-provider serializers that speak the
+provider-neutral events of :mod:`.events` (:mod:`.serializer` says what one must do), and one
+call's audio logic (:mod:`.call_audio`: jitter buffer, marks, barge-in) — and the first of
+these are what this package exports. The I/O edge is ``voxseal telephony`` (:mod:`.cli`): the
+ASGI app (:mod:`.app`), the per-call shell that joins a room around CallAudio (:mod:`.bridge`)
+and the process's shared state (:mod:`.ingress`); they are imported only by that command,
+never by ``serve``. See docs/telephony.md.
 """
 
 from voxseal.telephony.errors import (

@@ -43,18 +43,21 @@ from voxseal.signaling.errors import install_error_handlers, refusal
 from voxseal.signaling.headers import SecurityHeaders, correlation_id
 from voxseal.telephony import twilio as tw
 from voxseal.telephony import vonage as vg
-from voxseal.telephony.bridge import CallBridge, Frame, TwilioLeg, VonageLeg
+from voxseal.telephony.bridge import CallBridge
 from voxseal.telephony.errors import (
     CLOSE_POLICY_VIOLATION,
     InvalidSignature,
+    MalformedFrame,
     TelephonyError,
 )
+from voxseal.telephony.events import StreamConnected, StreamStarted, StreamStopped, UnknownEvent
 from voxseal.telephony.ingress import (
     GatewayUnavailable,
     Ingress,
     PendingCall,
     check_call_id,
 )
+from voxseal.telephony.serializer import ProviderSerializer, WireFrame
 from voxseal.telephony.signalwire import SignalWireSerializer, connect_stream_cxml
 
 log = logging.getLogger("voxseal.telephony")
@@ -70,6 +73,12 @@ CLOSE_TRY_AGAIN_LATER: Final = 1013
 OVERFLOW_AUDIT_INTERVAL: Final = 1.0
 #: distinct unknown event names a stream tracks; the rest are counted as "(other)"
 MAX_UNKNOWN_EVENT_NAMES: Final = 8
+#: each provider's media-stream protocol: the only per-provider part of a stream
+SERIALIZERS: Final[dict[str, Callable[[], ProviderSerializer]]] = {
+    "twilio": tw.TwilioSerializer,
+    "signalwire": SignalWireSerializer,
+    "vonage": vg.VonageSerializer,
+}
 
 
 class ProviderDisabled(TelephonyError):
@@ -224,11 +233,16 @@ async def _vonage_answer(
 
 
 class _Stream:
-    """One provider WebSocket: its refusal path, its bridge, its audit trail."""
+    """One provider WebSocket: its refusal path, its bridge, its audit trail.
+
+    The provider's protocol stays in its serializer; this edge sees only the neutral events
+    of :mod:`voxseal.telephony.events`.
+    """
 
     def __init__(self, ws: WebSocket, provider: str) -> None:
         self.ws = ws
         self.provider = provider
+        self.serializer = SERIALIZERS[provider]()
         self.ingress = _ingress(ws)
         self.source = ws.client.host if ws.client else None
         self.rid = correlation_id(ws.scope)
@@ -280,7 +294,7 @@ class _Stream:
         )
         await self.close(code, reason)
 
-    async def send(self, frame: Frame) -> None:
+    async def send(self, frame: WireFrame) -> None:
         if isinstance(frame, bytes):
             await self.ws.send_bytes(frame)
         else:
@@ -316,10 +330,9 @@ class _Stream:
         )
         self.admitted()
         pending = await asyncio.to_thread(self.ingress.pending.take, self.provider, claims["sub"])
-        leg = self.leg()
         bridge = CallBridge(
             self.ingress,
-            leg,
+            self.serializer,
             self.send,
             call_id=claims["sub"],
             subject_id=pending.subject_id if pending else None,
@@ -347,12 +360,23 @@ class _Stream:
             subject=bridge.subject_id,
         )
 
-    def leg(self) -> Any:
-        raise NotImplementedError
-
-    async def handle(self, frame: str | bytes) -> bool:
+    async def handle(self, frame: WireFrame) -> bool:
         """One frame; False when the stream is over."""
-        raise NotImplementedError
+        event = self.serializer.parse(frame)
+        if self.bridge is None:
+            if isinstance(event, StreamStarted):
+                await self.admit(event.token, event.call_id)
+            elif not isinstance(event, StreamConnected):
+                raise TelephonyError("no stream token yet", reason="invalid_stream_token")
+        elif isinstance(event, StreamStarted):  # pragma: no cover - serializers refuse it
+            raise MalformedFrame("second stream start")
+        elif isinstance(event, UnknownEvent):
+            self.ignore(event.name)
+        else:
+            self.bridge.receive(event)
+            if isinstance(event, StreamStopped):
+                return False
+        return True
 
     async def run(self) -> None:
         await self.ws.accept()
@@ -391,66 +415,8 @@ class _Stream:
         )
 
 
-class _TwilioStream(_Stream):
-    """Twilio Media Streams, and SignalWire's identical protocol."""
-
-    def __init__(self, ws: WebSocket, provider: str) -> None:
-        super().__init__(ws, provider)
-        self.serializer = (
-            SignalWireSerializer() if provider == "signalwire" else tw.TwilioSerializer()
-        )
-
-    def leg(self) -> Any:
-        return TwilioLeg(self.serializer)
-
-    async def handle(self, frame: str | bytes) -> bool:
-        event = self.serializer.deserialize(frame)
-        if isinstance(event, tw.Start):
-            await self.admit(event.custom_parameters.get("token"), event.call_sid)
-        elif self.bridge is None:
-            if not isinstance(event, tw.Connected):
-                raise TelephonyError("no stream token yet", reason="invalid_stream_token")
-        elif isinstance(event, tw.UnknownEvent):
-            self.ignore(event.name)
-        elif isinstance(event, tw.Media):
-            if event.track.startswith("inbound"):
-                self.bridge.caller_audio(event.pcm)
-        elif isinstance(event, tw.Mark):
-            self.bridge.mark_played(event.name)
-        elif isinstance(event, tw.Dtmf):
-            self.bridge.dtmf_digit()
-        elif isinstance(event, tw.Stop):
-            return False
-        return True
-
-
-class _VonageStream(_Stream):
-    def __init__(self, ws: WebSocket, provider: str) -> None:
-        super().__init__(ws, provider)
-        self.serializer = vg.VonageSerializer()
-
-    def leg(self) -> Any:
-        return VonageLeg(self.serializer)
-
-    async def handle(self, frame: str | bytes) -> bool:
-        event = self.serializer.deserialize(frame)
-        if isinstance(event, vg.Connected):
-            await self.admit(event.headers.get("token"), event.headers.get("call"))
-        elif self.bridge is None:  # pragma: no cover - the serializer refuses these first
-            raise TelephonyError("no stream token yet", reason="invalid_stream_token")
-        elif isinstance(event, vg.UnknownEvent):
-            self.ignore(event.name)
-        elif isinstance(event, vg.Audio):
-            self.bridge.caller_audio(event.pcm)
-        elif isinstance(event, vg.Notify):
-            self.bridge.mark_played(event.payload.get("mark"))
-        elif isinstance(event, vg.Dtmf):
-            self.bridge.dtmf_digit()
-        return True
-
-
-async def _stream(ws: WebSocket, provider: str, kind: type[_Stream]) -> None:
-    stream = kind(ws, provider)
+async def _stream(ws: WebSocket, provider: str) -> None:
+    stream = _Stream(ws, provider)
     ingress = stream.ingress
     if getattr(ingress, provider) is None:
         await ws.accept()
@@ -529,15 +495,15 @@ def create_app(
 
     @app.websocket("/v1/telephony/twilio/stream")
     async def twilio_stream(ws: WebSocket) -> None:
-        await _stream(ws, "twilio", _TwilioStream)
+        await _stream(ws, "twilio")
 
     @app.websocket("/v1/telephony/signalwire/stream")
     async def signalwire_stream(ws: WebSocket) -> None:
-        await _stream(ws, "signalwire", _TwilioStream)
+        await _stream(ws, "signalwire")
 
     @app.websocket("/v1/telephony/vonage/ws")
     async def vonage_ws(ws: WebSocket) -> None:
-        await _stream(ws, "vonage", _VonageStream)
+        await _stream(ws, "vonage")
 
     app.add_middleware(SecurityHeaders)
     return app

@@ -3,11 +3,14 @@
 Twilio sends JSON text frames — ``connected``, ``start``, ``media`` (base64 μ-law, 8 kHz),
 ``dtmf``, ``mark``, ``stop`` — and accepts ``media``, ``mark`` and ``clear``.
 :class:`TwilioSerializer` turns one stream's frames into typed events (and inbound audio into
-48 kHz int16) and room audio into Twilio frames. It is strict: anything that is not the
+48 kHz int16) and room audio into Twilio frames; :meth:`~TwilioSerializer.parse` and
+:meth:`~TwilioSerializer.serialize` speak the provider-neutral events of :mod:`.events` that
+the ingress edge uses. It is strict: anything that is not the
 protocol — a missing or invalid event name, a missing field, bad base64, an oversized frame,
 audio before ``start`` or after ``stop``, another stream's id — raises
 :class:`~voxseal.telephony.errors.MalformedFrame`, and the edge closes the socket. A
-well-formed event it does not know becomes :class:`UnknownEvent`, which the edge ignores
+well-formed event it does not know becomes
+:class:`~voxseal.telephony.events.UnknownEvent`, which the edge ignores
 (after the stream token is redeemed) and counts: a provider's new event must not hang up calls.
 """
 
@@ -18,12 +21,13 @@ import binascii
 import json
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 import numpy as np
 
+from voxseal.telephony import events as neutral
 from voxseal.telephony.audio import ULAW_SILENCE, InboundAudio, OutboundAudio
 from voxseal.telephony.errors import (
     FrameTooLarge,
@@ -31,6 +35,7 @@ from voxseal.telephony.errors import (
     TelephonyError,
     unknown_event_name,
 )
+from voxseal.telephony.events import UnknownEvent
 
 #: the only media format Twilio streams, and the one we send back
 MEDIA_FORMAT: Final = {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}
@@ -102,18 +107,9 @@ class Stop:
     sequence_number: int | None
 
 
-@dataclass(frozen=True)
-class UnknownEvent:
-    """A well-formed message whose event this version does not know: ignored, not fatal.
-
-    Providers add events (Twilio did, for ``dtmf``); hanging up on a caller because of one
-    would turn a protocol addition into an outage. The frame must still be a JSON object with
-    a short printable ``event`` and, once the stream started, this stream's id.
-    """
-
-    name: str
-
-
+#: a well-formed message whose event this version does not know is the neutral
+#: :class:`~voxseal.telephony.events.UnknownEvent`: it must still be a JSON object with a short
+#: printable ``event`` and, once the stream started, this stream's id
 Event = Connected | Start | Media | Dtmf | Mark | Stop | UnknownEvent
 
 
@@ -184,6 +180,42 @@ class TwilioSerializer:
         self._inbound = InboundAudio("mulaw", 8000)
         self._outbound = OutboundAudio("mulaw", 8000)
         self._pending = b""
+
+    # the provider-neutral side (what the ingress edge and CallAudio speak)
+
+    def parse(self, frame: str | bytes) -> neutral.InboundEvent:
+        """One message → one provider-neutral event (see :meth:`deserialize` for the checks).
+
+        Only the caller's track is :class:`~voxseal.telephony.events.CallerAudio`; the
+        ``outbound`` track, when a stream asks for both, is the audio the caller hears.
+        """
+        event = self.deserialize(frame)
+        if isinstance(event, Media):
+            if not event.track.startswith("inbound"):
+                return neutral.OtherTrackAudio(event.track)
+            return neutral.CallerAudio(event.pcm, chunk=event.chunk, timestamp_ms=event.timestamp)
+        if isinstance(event, Start):
+            return neutral.StreamStarted(event.call_sid, event.custom_parameters.get("token"))
+        if isinstance(event, Mark):
+            return neutral.MarkPlayed(event.name)
+        if isinstance(event, Dtmf):
+            return neutral.DtmfReceived(event.digit)
+        if isinstance(event, Stop):
+            return neutral.StreamStopped()
+        if isinstance(event, Connected):
+            return neutral.StreamConnected()
+        return event
+
+    def serialize(self, item: neutral.OutboundItem) -> Sequence[str]:
+        """One neutral item → Twilio messages: ``media`` (whole 20 ms frames), ``mark``,
+        ``clear``; raises TelephonyError when there is no open stream."""
+        if isinstance(item, neutral.PlayAudio):
+            return self.serialize_audio(item.pcm)
+        if isinstance(item, neutral.FlushAudio):
+            return self.flush_audio()
+        if isinstance(item, neutral.Mark):
+            return [self.serialize_mark(item.name)]
+        return [self.serialize_clear()]
 
     # inbound
 

@@ -10,19 +10,23 @@ audio before it has played) and ``clear`` (barge-in; answered by ``websocket:cle
 :class:`VonageSerializer` is strict in the same way as the Twilio one: a non-JSON text frame or
 one without a valid ``event``, audio before the headers, an odd or oversized audio frame raise
 :class:`~voxseal.telephony.errors.MalformedFrame`; a well-formed event it does not know is
-returned as :class:`UnknownEvent` and ignored.
+returned as :class:`~voxseal.telephony.events.UnknownEvent` and ignored.
+:meth:`~VonageSerializer.parse` and :meth:`~VonageSerializer.serialize` speak the
+provider-neutral events of :mod:`.events`: a ``notify`` carries the mark's name as
+``{"mark": name}`` and comes back as :class:`~voxseal.telephony.events.MarkPlayed`.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 import numpy as np
 
+from voxseal.telephony import events as neutral
 from voxseal.telephony.audio import InboundAudio, OutboundAudio
 from voxseal.telephony.errors import (
     FrameTooLarge,
@@ -30,6 +34,7 @@ from voxseal.telephony.errors import (
     TelephonyError,
     unknown_event_name,
 )
+from voxseal.telephony.events import UnknownEvent
 
 RATES: Final = (8000, 16000)
 MAX_TEXT_CHARS: Final = 64 * 1024
@@ -113,14 +118,8 @@ class Cleared:
     """Vonage emptied its playback buffer after our ``clear``."""
 
 
-@dataclass(frozen=True)
-class UnknownEvent:
-    """A well-formed ``event`` this version does not know: ignored rather than ending the call
-    (see :class:`voxseal.telephony.twilio.UnknownEvent`)."""
-
-    name: str
-
-
+#: a well-formed ``event`` this version does not know is the neutral
+#: :class:`~voxseal.telephony.events.UnknownEvent`: ignored rather than ending the call
 Event = Connected | Audio | Dtmf | Notify | Cleared | UnknownEvent
 
 
@@ -146,6 +145,42 @@ class VonageSerializer:
         if self.rate is None:
             raise TelephonyError("no open stream to send to", reason="stream_not_started")
         return self.rate
+
+    # the provider-neutral side (what the ingress edge and CallAudio speak)
+
+    def parse(self, frame: str | bytes) -> neutral.InboundEvent:
+        """One message → one provider-neutral event (see :meth:`deserialize` for the checks).
+
+        The headers of ``websocket:connected`` carry the stream token and the call id
+        (``token``, ``call``: the NCCO we answered put them there).
+        """
+        event = self.deserialize(frame)
+        if isinstance(event, Audio):
+            return neutral.CallerAudio(event.pcm)
+        if isinstance(event, Connected):
+            call, token = event.headers.get("call"), event.headers.get("token")
+            return neutral.StreamStarted(
+                call if isinstance(call, str) else None, token if isinstance(token, str) else None
+            )
+        if isinstance(event, Notify):
+            mark = event.payload.get("mark")
+            return neutral.MarkPlayed(mark if isinstance(mark, str) else None)
+        if isinstance(event, Dtmf):
+            return neutral.DtmfReceived(event.digit, event.duration_ms)
+        if isinstance(event, Cleared):
+            return neutral.PlaybackCleared()
+        return event
+
+    def serialize(self, item: neutral.OutboundItem) -> Sequence[str | bytes]:
+        """One neutral item → Vonage messages: binary L16 frames of exactly 20 ms, ``notify``
+        for a mark, ``clear``; raises TelephonyError before ``websocket:connected``."""
+        if isinstance(item, neutral.PlayAudio):
+            return self.serialize_audio(item.pcm)
+        if isinstance(item, neutral.FlushAudio):
+            return self.flush_audio()
+        if isinstance(item, neutral.Mark):
+            return [self.serialize_notify({"mark": item.name})]
+        return [self.serialize_clear()]
 
     def deserialize(self, frame: str | bytes) -> Event:
         if isinstance(frame, bytes | bytearray | memoryview):
