@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from tests.clock import Clock
 from voxseal.store.database import Database, open_store
 from voxseal.telephony.errors import StreamTokenReplayed
+from voxseal.telephony.schema import MIGRATIONS
 from voxseal.telephony.shared_state import (
     CLOCK_SKEW_MARGIN,
     PendingCall,
@@ -27,7 +28,7 @@ from voxseal.telephony.stream_tokens import StreamTokenIssuer
 
 @pytest.fixture
 def two_nodes(database_url: str) -> Iterator[tuple[Database, Database]]:
-    a, b = open_store(database_url, []), open_store(database_url, [])
+    a, b = open_store(database_url, [MIGRATIONS]), open_store(database_url, [MIGRATIONS])
     try:
         yield a, b
     finally:

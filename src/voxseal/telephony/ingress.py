@@ -35,6 +35,7 @@ from voxseal.gateway import Gateway
 from voxseal.keyfiles import check_private_file, load_or_create_ed25519, write_private_file
 from voxseal.signaling.tls import client_context
 from voxseal.telephony.errors import TelephonyError
+from voxseal.telephony.schema import MIGRATIONS as TELEPHONY_SCHEMA
 from voxseal.telephony.shared_state import (
     PendingCall,
     StorePendingCalls,
@@ -202,7 +203,9 @@ class Ingress:
         self.ca_file = ssl_ca
         self.public_base_url = (t.public_base_url or f"https://localhost:{t.port}").rstrip("/")
         self.stream_token_ttl = int(t.stream_token_ttl)
-        # redemptions and pending calls live in the store, so ingress nodes share them
+        # redemptions and pending calls live in the store, so ingress nodes share them; the
+        # ingress hands the store its schema once, at start-up
+        gw.db.migrate([TELEPHONY_SCHEMA])
         self.tokens = StreamTokenIssuer(
             load_or_create_ed25519(gw.keys_dir / STREAM_KEY), used=StoreUsedTokens(gw.db)
         )

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Final
 
 from voxseal.store.database import Database
-from voxseal.telephony.schema import MIGRATIONS
 
 #: seconds a used token id is kept past its expiry, for clock skew between ingress nodes
 CLOCK_SKEW_MARGIN: Final = 300.0
@@ -37,7 +36,6 @@ class StoreUsedTokens:
     """:class:`~voxseal.telephony.stream_tokens.UsedTokens` in the store: one atomic insert."""
 
     def __init__(self, db: Database) -> None:
-        db.migrate([MIGRATIONS])
         self._db = db
 
     def claim(self, jti: str, expires_at: float, now: float) -> bool:
@@ -65,7 +63,6 @@ class StorePendingCalls:
     (rows expire with the stream token and are swept on each ``add``)."""
 
     def __init__(self, db: Database, *, clock: Callable[[], float] = time.time) -> None:
-        db.migrate([MIGRATIONS])
         self._db = db
         self._clock = clock
 
