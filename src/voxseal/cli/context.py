@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from voxseal.config import Settings, load_settings
 from voxseal.errors import VoxsealError
@@ -22,7 +22,7 @@ from voxseal.gateway import Gateway
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
 
 #: the type argparse gives ``add_subparsers``; every command group registers on one
-Commands = argparse._SubParsersAction  # type: ignore[type-arg]
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 class CommandError(VoxsealError):
