@@ -26,7 +26,7 @@ from voxseal.agent import (
 )
 from voxseal.agent.asr import AsrChannel
 from voxseal.agent.errors import AgentError
-from voxseal.sdk.wav import resample
+from voxseal.audio import resample
 
 
 def to16k(pcm48: np.ndarray) -> np.ndarray:

@@ -6,14 +6,8 @@ import numpy as np
 import pytest
 
 from voxseal.crypto import sframe
-from voxseal.media.audio import (
-    FRAME_SAMPLES,
-    OpusFrameDecoder,
-    OpusFrameEncoder,
-    PcmFramer,
-    pcm_frames,
-    tone,
-)
+from voxseal.audio import FRAME_SAMPLES, PcmFramer
+from voxseal.media.audio import OpusFrameDecoder, OpusFrameEncoder, pcm_frames, tone
 from voxseal.media.e2ee import FrameRejected, SFrameAudioReceiver, SFrameAudioTrack
 from voxseal.media.encoded import EncodedAudioTrack
 

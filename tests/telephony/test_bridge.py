@@ -14,8 +14,8 @@ import pytest
 
 from tests.agent.helpers import silence, speech
 from tests.telephony.conftest import twilio_start
-from voxseal.media.audio import FRAME_SAMPLES
-from voxseal.telephony.audio import InboundAudio, ulaw_decode
+from voxseal.audio import FRAME_SAMPLES, ulaw_decode
+from voxseal.telephony.audio import InboundAudio
 from voxseal.telephony.bridge import (
     END_QUIET_FRAMES,
     MAX_BUFFERED_FRAMES,

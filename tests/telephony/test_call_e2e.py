@@ -45,7 +45,7 @@ from voxseal.agent.worker import AgentWorker
 from voxseal.identity.rbac import Role
 from voxseal.privacy.consent import ConsentLedger
 from voxseal.privacy.policy import PrivacyPolicy
-from voxseal.sdk.wav import Resampler
+from voxseal.audio import Resampler
 from voxseal.vault.vault import open_vault
 
 with warnings.catch_warnings():

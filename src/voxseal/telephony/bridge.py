@@ -32,10 +32,9 @@ from typing import Final, Protocol
 
 import numpy as np
 
+from voxseal.audio import FRAME_SAMPLES, SAMPLE_RATE, Resampler
 from voxseal.agent.vad import VAD_RATE, SpeechStarted, UtteranceSegmenter
-from voxseal.media.audio import FRAME_SAMPLES, SAMPLE_RATE
 from voxseal.sdk.client import Audio, RoomClient
-from voxseal.sdk.wav import Resampler
 from voxseal.telephony.errors import TelephonyError
 from voxseal.telephony.ingress import Ingress, room_for
 from voxseal.telephony.twilio import TwilioSerializer
