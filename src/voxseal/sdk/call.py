@@ -55,9 +55,9 @@ from typing import Any, Final, TextIO
 
 import numpy as np
 
+from voxseal.audio import FRAME_SAMPLES, SAMPLE_RATE, InvalidWav, PcmFramer, WavSource, WavWriter
 from voxseal.crypto.sframe import CipherSuite
 from voxseal.errors import InvalidInput, PermissionDenied, VoxsealError
-from voxseal.audio import FRAME_SAMPLES, SAMPLE_RATE, InvalidWav, PcmFramer, WavSource, WavWriter
 from voxseal.sdk.client import Audio, JoinRefused, RoomClient, RoomClosed, rtc_url
 from voxseal.sdk.e2ee import E2EEError
 from voxseal.signaling.tls import client_context

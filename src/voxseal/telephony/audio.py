@@ -72,7 +72,8 @@ class OutboundAudio:
         return ulaw_encode(pcm) if self.codec == "mulaw" else l16_encode(pcm)
 
     def push(self, pcm48k: np.ndarray) -> bytes:
-        return self._encode(self._resampler.push(pcm_to_float(np.asarray(pcm48k, np.int16).reshape(-1))))
+        pcm = np.asarray(pcm48k, dtype=np.int16).reshape(-1)
+        return self._encode(self._resampler.push(pcm_to_float(pcm)))
 
     def flush(self) -> bytes:
         return self._encode(self._resampler.flush())

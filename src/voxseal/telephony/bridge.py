@@ -32,8 +32,8 @@ from typing import Final, Protocol
 
 import numpy as np
 
-from voxseal.audio import FRAME_SAMPLES, SAMPLE_RATE, Resampler
 from voxseal.agent.vad import VAD_RATE, SpeechStarted, UtteranceSegmenter
+from voxseal.audio import FRAME_SAMPLES, SAMPLE_RATE, Resampler
 from voxseal.sdk.client import Audio, RoomClient
 from voxseal.telephony.errors import TelephonyError
 from voxseal.telephony.ingress import Ingress, room_for
