@@ -38,7 +38,8 @@ def ulaw_encode(pcm: npt.ArrayLike) -> bytes:
     mag = np.minimum(np.where(sign != 0, -s, s), ULAW_CLIP) + ULAW_BIAS
     exponent = _EXP_LUT[(mag >> 7) & 0xFF]
     mantissa = (mag >> (exponent + 3)) & 0x0F
-    return (~(sign | (exponent << 4) | mantissa) & 0xFF).astype(np.uint8).tobytes()
+    codes: npt.NDArray[np.uint8] = (~(sign | (exponent << 4) | mantissa) & 0xFF).astype(np.uint8)
+    return codes.tobytes()
 
 
 def ulaw_decode(data: bytes) -> npt.NDArray[np.int16]:
