@@ -50,8 +50,7 @@ from voxseal.agent import (
     transcribe,
 )
 from voxseal.agent.asr import AsrChannel
-from voxseal.media.audio import FRAME_DURATION, FRAME_SAMPLES
-from voxseal.sdk.wav import resample
+from voxseal.audio import FRAME_DURATION, FRAME_SAMPLES, resample
 
 UTTERANCES = (
     "hello, I would like to pay my bill",

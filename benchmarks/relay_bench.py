@@ -64,7 +64,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 import av
 from aiortc import MediaStreamTrack, RTCSessionDescription
 
-from voxseal.media.audio import FRAME_SAMPLES, TIME_BASE, OpusFrameEncoder, pcm_frames, tone
+from voxseal.audio import FRAME_SAMPLES
+from voxseal.media.audio import TIME_BASE, OpusFrameEncoder, pcm_frames, tone
 from voxseal.media.peer import new_peer_connection, prefer_opus, wait_connected
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")

@@ -22,9 +22,9 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from voxseal.media.audio import SAMPLE_RATE, pcm_frames
+from voxseal.audio import SAMPLE_RATE, read_wav, write_wav
+from voxseal.media.audio import pcm_frames
 from voxseal.sdk import Audio, RoomClient
-from voxseal.sdk.wav import read_wav, write_wav
 from voxseal.signaling.tls import client_context
 
 

@@ -19,7 +19,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from voxseal.media.audio import SAMPLE_RATE, pcm_frames, tone
+from voxseal.audio import SAMPLE_RATE
+from voxseal.media.audio import pcm_frames, tone
 from voxseal.sdk import Audio, RoomClient
 from voxseal.signaling.tls import client_context
 

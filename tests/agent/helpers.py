@@ -18,7 +18,7 @@ import numpy as np
 
 from voxseal.agent import AgentPipeline, EspeakTTS, PocketSphinxTranscriber
 from voxseal.agent.asr import AsrChannel, Transcript, TranscriptStream
-from voxseal.media.audio import FRAME_SAMPLES, SAMPLE_RATE
+from voxseal.audio import FRAME_SAMPLES, SAMPLE_RATE
 
 T = TypeVar("T")
 

@@ -26,7 +26,7 @@ from voxseal.agent import (
 )
 from voxseal.agent.asr import AsrChannel
 from voxseal.agent.errors import AgentError
-from voxseal.sdk.wav import resample
+from voxseal.audio import InvalidPcm, resample
 
 
 def to16k(pcm48: np.ndarray) -> np.ndarray:
@@ -82,7 +82,7 @@ def test_segmenter_flush_ends_an_open_utterance() -> None:
 def test_segmenter_rejects_bad_input() -> None:
     with pytest.raises(ValueError):
         UtteranceSegmenter(frame_ms=25)
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidPcm, match="int16"):
         UtteranceSegmenter().push(np.zeros(320, np.float32))
 
 

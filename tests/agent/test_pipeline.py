@@ -30,7 +30,7 @@ from voxseal.agent import (
     RuleBasedResponder,
     TranscriptEvent,
 )
-from voxseal.media.audio import FRAME_SAMPLES
+from voxseal.audio import FRAME_SAMPLES
 from voxseal.privacy import PiiKind, RedactedText
 
 

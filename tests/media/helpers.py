@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from voxseal.media.audio import SAMPLE_RATE
+from voxseal.audio import SAMPLE_RATE
 
 T = TypeVar("T")
 

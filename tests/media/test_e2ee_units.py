@@ -3,42 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
+from voxseal.audio import FRAME_SAMPLES
 from voxseal.crypto import sframe
-from voxseal.media.audio import (
-    FRAME_SAMPLES,
-    OpusFrameDecoder,
-    OpusFrameEncoder,
-    PcmFramer,
-    pcm_frames,
-    tone,
-)
+from voxseal.media.audio import OpusFrameDecoder, OpusFrameEncoder, pcm_frames, tone
 from voxseal.media.e2ee import FrameRejected, SFrameAudioReceiver, SFrameAudioTrack
 from voxseal.media.encoded import EncodedAudioTrack
 
 from .helpers import AudioLog, dominant_frequency, new_key, run
 
 SUITE = sframe.CipherSuite.AES_128_GCM_SHA256_128
-
-
-def test_framer_rechunks_and_pads() -> None:
-    framer = PcmFramer()
-    assert framer.push(np.zeros(500, np.int16)) == []
-    frames = framer.push(np.ones(1500, np.int16))
-    assert len(frames) == 2 and all(len(f) == FRAME_SAMPLES for f in frames)
-    last = framer.flush()
-    assert (
-        last is not None
-        and len(last) == FRAME_SAMPLES
-        and last[:80].sum() == 80
-        and last[80:].sum() == 0
-    )
-    assert framer.flush() is None
-    with pytest.raises(ValueError, match="int16"):
-        framer.push(np.zeros(10, np.float32))
-    with pytest.raises(ValueError, match="mono"):
-        framer.push(np.zeros((2, 10), np.int16))
 
 
 def test_opus_round_trip_keeps_the_tone() -> None:

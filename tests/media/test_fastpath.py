@@ -21,8 +21,9 @@ from typing import Any
 import pytest
 from aiortc.rtp import RtpPacket
 
+from voxseal.audio import FRAME_SAMPLES
 from voxseal.media import fastpath
-from voxseal.media.audio import FRAME_SAMPLES, pcm_frames, tone
+from voxseal.media.audio import pcm_frames, tone
 from voxseal.media.endpoint import MediaEndpoint
 from voxseal.media.sfu import Sfu
 

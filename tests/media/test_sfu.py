@@ -21,9 +21,10 @@ import av
 import numpy as np
 import pytest
 
+from voxseal.audio import FRAME_SAMPLES
 from voxseal.crypto import sframe
 from voxseal.crypto.errors import AuthenticationFailed
-from voxseal.media.audio import FRAME_SAMPLES, OpusFrameDecoder, pcm_frames, tone
+from voxseal.media.audio import OpusFrameDecoder, pcm_frames, tone
 from voxseal.media.endpoint import MediaEndpoint
 from voxseal.media.errors import NoReceiveSlot, UnknownParticipant
 from voxseal.media.sfu import Sfu

@@ -1,4 +1,4 @@
-"""``voxseal call``: WAV conversion and resampling, the recording timeline, and real calls —
+"""``voxseal call``: the recording timeline, and real calls —
 two ``python -m voxseal call`` processes in one room of a real gateway hear each other."""
 
 from __future__ import annotations
@@ -7,7 +7,6 @@ import asyncio
 import io
 import re
 import signal
-import struct
 import subprocess
 import sys
 import time
@@ -15,10 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.audio.wavfiles import tone_wav
 from tests.media.helpers import dominant_frequency
 from tests.signaling.conftest import RunningGateway
 from tests.signaling.test_rtc import token
 
+from voxseal.audio import read_wav
 from voxseal.sdk import RoomClient
 from voxseal.sdk.call import (
     EXIT_BAD_INPUT,
@@ -28,197 +29,8 @@ from voxseal.sdk.call import (
     Recording,
     run_call,
 )
-from voxseal.sdk.wav import InvalidWav, Resampler, WavSource, read_wav, resample
 
 ROOM = "call-room"
-
-
-# -- test WAV files, written by hand so every header variant is exercised --------------------
-
-
-def encode_wav(
-    x: np.ndarray,
-    rate: int,
-    width: int = 2,
-    *,
-    extensible: bool = False,
-    format_tag: int = 1,
-) -> bytes:
-    """Float samples (n,) or (n, channels) in [-1, 1) → a complete WAV file."""
-    x = x[:, None] if x.ndim == 1 else x
-    channels = x.shape[1]
-    if width == 1:
-        data = (np.rint(x * 127) + 128).astype(np.uint8).tobytes()
-    elif width == 2:
-        data = np.rint(x * 32767).astype("<i2").tobytes()
-    elif width == 3:
-        v = np.rint(x * 8388607).astype("<i4").reshape(-1)
-        data = v.view(np.uint8).reshape(-1, 4)[:, :3].tobytes()
-    else:
-        data = np.rint(x * 2147483647).astype("<i4").tobytes()
-    block = channels * width
-    fmt = struct.pack(
-        "<HHLLHH",
-        0xFFFE if extensible else format_tag,
-        channels,
-        rate,
-        rate * block,
-        block,
-        8 * width,
-    )
-    if extensible:
-        guid = struct.pack("<H", format_tag) + bytes.fromhex("000000001000800000aa00389b71")
-        fmt += struct.pack("<HHL", 22, 8 * width, 0) + guid
-    chunks = b"fmt " + struct.pack("<L", len(fmt)) + fmt + b"data" + struct.pack("<L", len(data))
-    body = b"WAVE" + chunks + data
-    return b"RIFF" + struct.pack("<L", len(body)) + body
-
-
-def sine(freq: float, rate: int, seconds: float, amplitude: float = 0.5) -> np.ndarray:
-    return amplitude * np.sin(2 * np.pi * freq * np.arange(round(rate * seconds)) / rate)
-
-
-def tone_wav(path: Path, freq: float, rate: int, seconds: float, **kw: object) -> Path:
-    x = sine(freq, rate, seconds)
-    channels = int(kw.pop("channels", 1))  # type: ignore[call-overload]
-    if channels > 1:
-        x = np.repeat(x[:, None], channels, axis=1)
-    path.write_bytes(encode_wav(x, rate, **kw))  # type: ignore[arg-type]
-    return path
-
-
-# -- resampling ------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("rate", [8_000, 16_000, 22_050, 44_100, 96_000])
-def test_resampling_keeps_a_tone_and_the_exact_length(rate: int) -> None:
-    x = sine(1000, rate, 1.5)
-    y = resample(x, rate)
-    assert len(y) == 72_000  # exactly 1.5 s at 48 kHz
-    assert abs(dominant_frequency(y) - 1000) < 2
-    ideal = sine(1000, 48_000, 1.5)
-    # the interior matches the ideal 48 kHz sine to better than -80 dB (edges: filter warm-up)
-    assert np.max(np.abs(y[2000:-2000] - ideal[2000:-2000])) < 1e-4 * 0.5
-
-
-@pytest.mark.parametrize("rate", [8_000, 16_000, 44_100])
-def test_streaming_in_odd_chunks_is_identical_and_has_no_clicks(rate: int) -> None:
-    x = sine(1000, rate, 1.0)
-    whole = resample(x, rate)
-    r = Resampler(rate)
-    parts, i = [], 0
-    rng = np.random.default_rng(7)
-    while i < len(x):
-        n = int(rng.integers(1, 700))  # chunk edges at arbitrary phases
-        parts.append(r.push(x[i : i + n]))
-        i += n
-    parts.append(r.flush())
-    chunked = np.concatenate(parts)
-    assert len(chunked) == len(whole) == 48_000
-    assert np.array_equal(chunked, whole)
-    # no discontinuity anywhere: a 1 kHz sine of amplitude 0.5 moves at most this much per sample
-    max_step = 2 * np.pi * 1000 / 48_000 * 0.5
-    assert np.max(np.abs(np.diff(chunked[200:-200]))) <= max_step * 1.01
-
-
-def test_upsampling_removes_images_and_downsampling_removes_aliases() -> None:
-    def level_db(y: np.ndarray, freq: float) -> float:
-        spec = np.abs(np.fft.rfft(y * np.hanning(len(y))))
-        k = round(freq * len(y) / 48_000)
-        return float(20 * np.log10(spec[k - 3 : k + 4].max() / spec.max()))
-
-    # 8 kHz → 48 kHz: zero-stuffing would put images of 1 kHz at 7, 9, 15, 17 kHz
-    y = resample(sine(1000, 8_000, 1.0), 8_000)
-    assert max(level_db(y, f) for f in (7_000, 9_000, 15_000, 17_000)) < -70
-    # 96 kHz → 48 kHz: a 30 kHz tone would alias to 18 kHz without the low-pass
-    y = resample(sine(30_000, 96_000, 1.0) + sine(1000, 96_000, 1.0), 96_000)
-    assert level_db(y, 18_000) < -70
-
-
-# -- reading WAV files -----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("rate", "width", "channels", "extensible"),
-    [
-        (8_000, 1, 1, False),
-        (16_000, 2, 2, False),
-        (22_050, 2, 1, False),
-        (44_100, 3, 2, True),
-        (48_000, 2, 1, False),
-        (48_000, 4, 1, False),
-        (32_000, 3, 1, False),
-    ],
-)
-def test_any_pcm_wav_becomes_48k_mono_int16(
-    tmp_path: Path, rate: int, width: int, channels: int, extensible: bool
-) -> None:
-    path = tone_wav(
-        tmp_path / "in.wav", 1000, rate, 0.5, width=width, channels=channels, extensible=extensible
-    )
-    pcm = read_wav(path)
-    assert pcm.dtype == np.int16 and pcm.ndim == 1
-    assert len(pcm) == 24_000
-    assert abs(dominant_frequency(pcm) - 1000) < 3
-    peak = np.abs(pcm[2000:-2000]).max() / 32768
-    assert abs(peak - 0.5) < (0.01 if width > 1 else 0.02)  # 8-bit is coarse
-
-
-def test_48k_16bit_mono_passes_through_unchanged(tmp_path: Path) -> None:
-    x = np.random.default_rng(3).integers(-30000, 30000, 4801).astype(np.int16)
-    path = tmp_path / "x.wav"
-    path.write_bytes(encode_wav(x / 32767, 48_000))
-    assert np.array_equal(read_wav(path), x)
-
-
-def test_stereo_is_averaged_not_summed(tmp_path: Path) -> None:
-    left = sine(1000, 16_000, 0.5, 0.9)
-    path = tmp_path / "s.wav"
-    path.write_bytes(encode_wav(np.stack([left, left], axis=1), 16_000))
-    assert np.abs(read_wav(path)[2000:-2000]).max() / 32768 == pytest.approx(0.9, abs=0.01)
-
-
-@pytest.mark.parametrize(
-    ("content", "message"),
-    [
-        (b"this is not audio at all, just some text" * 10, "not a usable WAV"),
-        (b"RIFF\x10\x00\x00\x00WAVEfmt ", "truncated"),
-        (None, "IEEE float"),
-        ("extensible-float", "IEEE float"),
-        ("alaw", "A-law"),
-        ("empty", "no audio"),
-        ("promised", "data chunk is empty or truncated"),
-        ("odd-rate", "12345 Hz is not a common rate"),
-    ],
-)
-def test_malformed_or_unsupported_wavs_are_refused_by_name(
-    tmp_path: Path, content: bytes | str | None, message: str
-) -> None:
-    path = tmp_path / "bad.wav"
-    x = sine(440, 8000, 0.1)
-    if content is None:
-        path.write_bytes(encode_wav(x, 8000, 4, format_tag=3))
-    elif content == "extensible-float":
-        path.write_bytes(encode_wav(x, 8000, 4, format_tag=3, extensible=True))
-    elif content == "alaw":
-        path.write_bytes(encode_wav(x, 8000, 1, format_tag=6))
-    elif content == "empty":
-        path.write_bytes(encode_wav(x[:0], 8000))
-    elif content == "promised":  # the header says 800 frames; the file ends after the header
-        path.write_bytes(encode_wav(x, 8000)[:44])
-    elif content == "odd-rate":
-        path.write_bytes(encode_wav(x, 12_345))
-    else:
-        assert isinstance(content, bytes)
-        path.write_bytes(content)
-    with pytest.raises(InvalidWav, match=message) as info:
-        WavSource(path)
-    assert str(path) in str(info.value) and info.value.reason == "invalid_wav"
-
-
-def test_a_missing_file_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(InvalidWav, match="cannot open"):
-        WavSource(tmp_path / "nope.wav")
 
 
 # -- the recording timeline --------------------------------------------------------------------

@@ -17,8 +17,8 @@ import pytest
 
 from tests.agent.helpers import silence, speech
 from tests.telephony.conftest import twilio_media, twilio_start, twilio_stop
-from voxseal.media.audio import FRAME_SAMPLES
-from voxseal.telephony.audio import InboundAudio, ulaw_decode
+from voxseal.audio import FRAME_SAMPLES, ulaw_decode
+from voxseal.telephony.audio import InboundAudio
 from voxseal.telephony.call_audio import (
     END_QUIET_FRAMES,
     MAX_BUFFERED_FRAMES,

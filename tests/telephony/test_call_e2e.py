@@ -42,10 +42,10 @@ from tests.telephony.conftest import (
 from voxseal.agent import AgentPipeline, EspeakTTS, RuleBasedResponder
 from voxseal.agent.runtime import CallRunner
 from voxseal.agent.worker import AgentWorker
+from voxseal.audio import Resampler
 from voxseal.identity.rbac import Role
 from voxseal.privacy.consent import ConsentLedger
 from voxseal.privacy.policy import PrivacyPolicy
-from voxseal.sdk.wav import Resampler
 from voxseal.vault.vault import open_vault
 
 with warnings.catch_warnings():

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from voxseal.telephony.audio import ulaw_decode, ulaw_encode
+from voxseal.audio import ulaw_decode, ulaw_encode
 from voxseal.telephony.errors import FrameTooLarge, MalformedFrame, TelephonyError
 from voxseal.telephony.twilio import (
     Connected,

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from voxseal.telephony.audio import l16_encode
+from voxseal.audio import l16_encode
 from voxseal.telephony.errors import FrameTooLarge, MalformedFrame, TelephonyError
 from voxseal.telephony.vonage import (
     Audio,

@@ -35,6 +35,7 @@ from typing import Any, Final, Protocol, TypeVar, runtime_checkable
 import numpy as np
 
 from voxseal.agent.errors import EngineUnavailable, ModelNotFound
+from voxseal.audio import as_mono_pcm
 from voxseal.privacy import TimedWord
 
 __all__ = [
@@ -187,12 +188,10 @@ class _ThreadedStream:
             return future
 
     async def feed(self, pcm: np.ndarray) -> None:
-        pcm = np.asarray(pcm)
-        if pcm.dtype != np.int16:
-            raise ValueError(f"PCM must be int16, got {pcm.dtype}")
+        pcm = as_mono_pcm(pcm)
         if not len(pcm):
             return
-        data = pcm.reshape(-1).copy()  # the caller may reuse its buffer
+        data = pcm.copy()  # the caller may reuse its buffer
         self._partial = await asyncio.wrap_future(
             self._submit(lambda: self._session_now().accept(data))
         )

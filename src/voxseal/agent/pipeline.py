@@ -52,9 +52,16 @@ from voxseal.agent.vad import (
     UtteranceAudio,
     UtteranceSegmenter,
 )
-from voxseal.media.audio import FRAME_DURATION, FRAME_SAMPLES, SAMPLE_RATE
+from voxseal.audio import (
+    FRAME_DURATION,
+    FRAME_SAMPLES,
+    SAMPLE_RATE,
+    Resampler,
+    as_mono_pcm,
+    float_to_pcm,
+    pcm_to_float,
+)
 from voxseal.privacy import RedactedText, TimedWord, redact, redact_words
-from voxseal.sdk.wav import Resampler
 
 __all__ = ["AgentPipeline", "TranscriptEvent", "Turn"]
 
@@ -184,13 +191,10 @@ class AgentPipeline:
         """Caller audio: 48 kHz mono int16, any length (the SDK gives 20 ms frames)."""
         if self._closed:
             return
-        pcm = np.asarray(pcm)
-        if pcm.dtype != np.int16:
-            raise ValueError(f"PCM must be int16, got {pcm.dtype}")
-        x = self._resampler.push(pcm.reshape(-1).astype(np.float64) / 32768.0)
+        x = self._resampler.push(pcm_to_float(as_mono_pcm(pcm)))
         if not len(x):
             return
-        pcm16 = np.clip(np.rint(x * 32768.0), -32768, 32767).astype(np.int16)
+        pcm16 = float_to_pcm(x)
         events = self.segmenter.push(pcm16)
         self._feed_log.append((self.segmenter.time, time.monotonic()))
         for event in events:

@@ -21,11 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import json
 import logging
 import time
-import wave
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,9 +33,9 @@ import numpy as np
 
 from voxseal.agent.pipeline import AgentPipeline, TranscriptEvent
 from voxseal.agent.worker import Dispatch
+from voxseal.audio import SAMPLE_RATE, wav_bytes
 from voxseal.audit.events import AuditEvent, AuditSink, Outcome
 from voxseal.identity.rbac import Role
-from voxseal.media.audio import SAMPLE_RATE
 from voxseal.privacy.audio import redact_pcm
 from voxseal.privacy.consent import ConsentLedger, Purpose
 from voxseal.privacy.policy import PrivacyPolicy
@@ -314,13 +312,3 @@ def longest_span(spans: list[tuple[float, float]]) -> dict[str, float]:
         return {}
     s, e = max(spans, key=lambda span: span[1] - span[0])
     return {"longest_silenced_start": round(s, 3), "longest_silenced_end": round(e, 3)}
-
-
-def wav_bytes(pcm: np.ndarray, rate: int = SAMPLE_RATE) -> bytes:
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(np.asarray(pcm, dtype="<i2").tobytes())
-    return buf.getvalue()

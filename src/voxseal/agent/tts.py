@@ -8,8 +8,8 @@ zone. Its voice is robotic; a neural engine can replace it behind the same
 How: the ``espeak-ng`` binary writes a WAV to stdout (``--stdout``) in an asyncio subprocess,
 so the event loop keeps moving media while it runs. The text goes in on **stdin**, not argv:
 argv is visible to every user of the host in ``ps``, and a reply starting with ``-`` would be
-read as an option. The WAV (22 050 Hz) is converted to 48 kHz with the SDK's streaming
-polyphase :class:`~voxseal.sdk.wav.Resampler` — one resampler for the whole code base.
+read as an option. The WAV (22 050 Hz) is read and converted to 48 kHz by
+:func:`voxseal.audio.read_wav`, the one WAV reader and resampler of the whole code base.
 """
 
 from __future__ import annotations
@@ -18,14 +18,12 @@ import asyncio
 import contextlib
 import re
 import shutil
-import struct
 from typing import Final, Protocol, runtime_checkable
 
 import numpy as np
 
 from voxseal.agent.errors import TTSError, TTSUnavailable
-from voxseal.media.audio import SAMPLE_RATE
-from voxseal.sdk.wav import resample
+from voxseal.audio import InvalidWav, read_wav
 
 __all__ = ["EspeakTTS", "SpeechSynthesizer", "split_sentences"]
 
@@ -45,31 +43,6 @@ _SENTENCE = re.compile(r"(?<=[.!?;:])\s+")
 def split_sentences(text: str) -> list[str]:
     """Split a reply at sentence ends, so the first sentence can play while the rest is made."""
     return [s for s in (p.strip() for p in _SENTENCE.split(text)) if s]
-
-
-def _parse_wav(data: bytes) -> tuple[int, np.ndarray]:
-    """espeak-ng's stdout WAV → (rate, int16 mono). Its streamed header may carry bogus sizes
-    (it cannot seek back on a pipe), so the data chunk runs to the end of the output."""
-    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
-        raise TTSError("espeak-ng did not produce a WAV")
-    pos, rate, channels, width = 12, 0, 0, 0
-    while pos + 8 <= len(data):
-        cid, size = data[pos : pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
-        body = pos + 8
-        if cid == b"fmt ":
-            _, channels, rate, _, _, bits = struct.unpack_from("<HHIIHH", data, body)
-            width = bits // 8
-        elif cid == b"data":
-            if width != 2 or channels < 1 or rate <= 0:
-                raise TTSError(f"espeak-ng produced an unexpected WAV format ({8 * width}-bit)")
-            end = min(len(data), body + size) if size else len(data)
-            raw = data[body:end]
-            pcm = np.frombuffer(raw[: len(raw) - len(raw) % (2 * channels)], dtype="<i2")
-            if channels > 1:
-                pcm = pcm.reshape(-1, channels).mean(axis=1).astype(np.int16)
-            return rate, pcm.astype(np.int16)
-        pos = body + size + (size & 1)
-    raise TTSError("espeak-ng's WAV has no data chunk")
 
 
 class EspeakTTS:
@@ -138,6 +111,7 @@ class EspeakTTS:
         if proc.returncode != 0:
             detail = err.decode("utf-8", "replace").strip().splitlines()[:1]
             raise TTSError(f"espeak-ng exited with status {proc.returncode}: {''.join(detail)}")
-        rate, pcm = _parse_wav(out)
-        converted = resample(pcm.astype(np.float64) / 32768.0, rate, SAMPLE_RATE)
-        return np.clip(np.rint(converted * 32768.0), -32768, 32767).astype(np.int16)
+        try:  # its streamed header cannot carry the real sizes: the data runs to the end
+            return read_wav(out, name="espeak-ng's output")
+        except InvalidWav as exc:
+            raise TTSError(str(exc)) from None

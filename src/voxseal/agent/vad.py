@@ -28,6 +28,8 @@ from typing import Final
 import numpy as np
 import webrtcvad
 
+from voxseal.audio import as_mono_pcm
+
 __all__ = [
     "VAD_RATE",
     "SpeechEnded",
@@ -125,10 +127,7 @@ class UtteranceSegmenter:
 
     def push(self, pcm: np.ndarray) -> list[VadEvent]:
         """Consume samples; return the events they complete (usually none or one)."""
-        pcm = np.asarray(pcm)
-        if pcm.dtype != np.int16:
-            raise ValueError(f"PCM must be int16, got {pcm.dtype}")
-        data = np.concatenate((self._pending, pcm.reshape(-1)))
+        data = np.concatenate((self._pending, as_mono_pcm(pcm)))
         whole = len(data) - len(data) % self.frame_samples
         self._pending = data[whole:]
         events: list[VadEvent] = []

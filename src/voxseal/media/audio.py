@@ -1,4 +1,4 @@
-"""PCM framing and Opus coding for the media plane (48 kHz mono int16, 20 ms frames).
+"""Opus coding for the media plane (48 kHz mono int16 in 20 ms frames, see :mod:`voxseal.audio`).
 
 Why this module exists apart from aiortc's codecs:
 
@@ -12,7 +12,7 @@ Why this module exists apart from aiortc's codecs:
   ciphertext, and decoding them "as if clear" is the silent-ciphertext failure the issue warns
   about. Endpoints therefore take the encoded payload, unprotect it, and decode it here.
 * Mono at 48 kHz in 20 ms frames is what voice needs (and what the RTP clock says); one frame is
-  960 samples, so an RTP timestamp step is 960.
+  960 samples, so an RTP timestamp step is 960 (:data:`TIME_BASE` is that clock).
 
 This module never imports SFrame: the SFU shares nothing with it but constants.
 """
@@ -27,61 +27,17 @@ import av
 import numpy as np
 from av import AudioFrame, CodecContext
 
+from voxseal.audio import FRAME_SAMPLES, SAMPLE_RATE, PcmFramer, as_mono_pcm
+
 __all__ = [
-    "FRAME_DURATION",
-    "FRAME_SAMPLES",
-    "SAMPLE_RATE",
     "TIME_BASE",
     "OpusFrameDecoder",
     "OpusFrameEncoder",
-    "PcmFramer",
     "pcm_frames",
     "tone",
 ]
 
-SAMPLE_RATE: Final = 48_000
-#: 20 ms at 48 kHz: one Opus frame, one RTP packet, one RTP timestamp step
-FRAME_SAMPLES: Final = 960
-FRAME_DURATION: Final = FRAME_SAMPLES / SAMPLE_RATE
 TIME_BASE: Final = fractions.Fraction(1, SAMPLE_RATE)
-
-
-def _as_mono_int16(pcm: np.ndarray) -> np.ndarray:
-    """Accept ``(n,)`` or ``(1, n)`` int16; refuse anything else with a clear message."""
-    if pcm.dtype != np.int16:
-        raise ValueError(f"PCM must be int16, got {pcm.dtype}")
-    if pcm.ndim == 2 and pcm.shape[0] == 1:
-        pcm = pcm[0]
-    if pcm.ndim != 1:
-        raise ValueError(f"PCM must be mono, shape (n,) or (1, n); got {pcm.shape}")
-    return pcm
-
-
-class PcmFramer:
-    """Re-chunk PCM of any length into exact 960-sample frames.
-
-    Sources (a WAV file, a TTS engine, a microphone callback) rarely hand out exactly 20 ms; the
-    encoder needs exactly that, so the remainder is carried over to the next call.
-    """
-
-    def __init__(self) -> None:
-        self._pending = np.zeros(0, dtype=np.int16)
-
-    def push(self, pcm: np.ndarray) -> list[np.ndarray]:
-        """Add samples; return every complete frame now available (possibly none)."""
-        data = np.concatenate((self._pending, _as_mono_int16(pcm)))
-        whole = len(data) - len(data) % FRAME_SAMPLES
-        self._pending = data[whole:]
-        return [data[i : i + FRAME_SAMPLES] for i in range(0, whole, FRAME_SAMPLES)]
-
-    def flush(self) -> np.ndarray | None:
-        """The last partial frame, zero-padded to 20 ms, or None if nothing is pending."""
-        if not len(self._pending):
-            return None
-        frame = np.zeros(FRAME_SAMPLES, dtype=np.int16)
-        frame[: len(self._pending)] = self._pending
-        self._pending = np.zeros(0, dtype=np.int16)
-        return frame
 
 
 class OpusFrameEncoder:
@@ -104,7 +60,7 @@ class OpusFrameEncoder:
 
     def encode(self, pcm: np.ndarray) -> list[bytes]:
         """Encode one 20 ms frame; usually returns exactly one packet."""
-        pcm = _as_mono_int16(pcm)
+        pcm = as_mono_pcm(pcm)
         if len(pcm) != FRAME_SAMPLES:
             raise ValueError(f"an Opus frame here is {FRAME_SAMPLES} samples, got {len(pcm)}")
         frame = AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")

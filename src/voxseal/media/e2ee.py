@@ -37,16 +37,10 @@ import numpy as np
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
+from voxseal.audio import FRAME_DURATION, FRAME_SAMPLES, PcmFramer
 from voxseal.crypto import sframe
 from voxseal.crypto.errors import FrameError
-from voxseal.media.audio import (
-    FRAME_DURATION,
-    FRAME_SAMPLES,
-    TIME_BASE,
-    OpusFrameDecoder,
-    OpusFrameEncoder,
-    PcmFramer,
-)
+from voxseal.media.audio import TIME_BASE, OpusFrameDecoder, OpusFrameEncoder
 
 __all__ = [
     "AudioCallback",

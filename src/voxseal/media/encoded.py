@@ -44,7 +44,8 @@ from aiortc import MediaStreamTrack, RTCPeerConnection, RTCRtpReceiver
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamError
 
-from voxseal.media.audio import FRAME_SAMPLES, TIME_BASE
+from voxseal.audio import FRAME_SAMPLES
+from voxseal.media.audio import TIME_BASE
 from voxseal.media.errors import MediaError
 
 __all__ = ["EncodedAudioTrack", "EncodedFrameSink", "close_tapped", "tap_encoded_frames"]

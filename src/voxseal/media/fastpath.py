@@ -67,7 +67,7 @@ from aiortc import RTCPeerConnection
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.sdp import SessionDescription
 
-from voxseal.media.audio import FRAME_SAMPLES, SAMPLE_RATE
+from voxseal.audio import FRAME_SAMPLES, SAMPLE_RATE
 from voxseal.media.errors import MediaError
 from voxseal.media.srtp import SrtpMonitor
 

@@ -4,7 +4,7 @@ The gateway must route voice it cannot read. This module is the whole forwarding
 is built so that it *cannot* read it:
 
 * **No SFrame in the module graph.** It imports :mod:`voxseal.media.encoded`,
-  :mod:`~voxseal.media.peer`, :mod:`~voxseal.media.srtp`, :mod:`~voxseal.media.audio` (constants)
+  :mod:`~voxseal.media.peer`, :mod:`~voxseal.media.srtp`, :mod:`~voxseal.audio` (constants)
   and :mod:`~voxseal.media.errors` — never :mod:`voxseal.crypto` (whose package import loads
   SFrame). A test imports this module in a fresh interpreter and checks ``voxseal.crypto`` is not
   loaded; :func:`forbid_sframe` lets a gateway process make that a hard rule (importing SFrame

@@ -17,6 +17,7 @@ from typing import Literal
 
 import numpy as np
 
+from voxseal.audio import as_mono_pcm
 from voxseal.errors import InvalidInput
 
 TONE_HZ = 1000.0
@@ -53,8 +54,7 @@ def redact_pcm(
     pad: float = 0.05,
 ) -> np.ndarray:
     """A copy of ``pcm`` (int16, mono) with each time span (seconds) silenced or toned."""
-    if not isinstance(pcm, np.ndarray) or pcm.dtype != np.int16 or pcm.ndim != 1:
-        raise InvalidInput("pcm must be a 1-D int16 numpy array (mono)")
+    pcm = as_mono_pcm(pcm)  # InvalidPcm is an InvalidInput
     if not isinstance(sample_rate, int) or sample_rate <= 0:
         raise InvalidInput("sample_rate must be a positive integer")
     if mode not in ("silence", "tone"):

@@ -26,7 +26,7 @@ when we join (so the files line up; a participant's file begins with silence unt
 Frames are placed back to back per participant and re-anchored to the clock after a gap of more
 than 200 ms, so packet jitter does not become clicks and a pause stays a pause.
 
-Playing (``--play FILE.wav``): any PCM WAV (see :mod:`voxseal.sdk.wav`) is converted to 48 kHz
+Playing (``--play FILE.wav``): any PCM WAV (see :mod:`voxseal.audio.wav`) is converted to 48 kHz
 mono on the fly. With ``--expect-peer`` playback waits until those peers are keyed, so they
 hear it from the start. Without ``--duration`` the call ends about a second after the file; with
 it, the call lasts that long from joining (the file plays once, then silence). With neither
@@ -55,12 +55,11 @@ from typing import Any, Final, TextIO
 
 import numpy as np
 
+from voxseal.audio import FRAME_SAMPLES, SAMPLE_RATE, InvalidWav, PcmFramer, WavSource, WavWriter
 from voxseal.crypto.sframe import CipherSuite
 from voxseal.errors import InvalidInput, PermissionDenied, VoxsealError
-from voxseal.media.audio import FRAME_SAMPLES, SAMPLE_RATE, PcmFramer
 from voxseal.sdk.client import Audio, JoinRefused, RoomClient, RoomClosed, rtc_url
 from voxseal.sdk.e2ee import E2EEError
-from voxseal.sdk.wav import InvalidWav, WavSource, WavWriter
 from voxseal.signaling.tls import client_context
 
 __all__ = [
@@ -512,7 +511,7 @@ class _Call:
         if self.playback is not None:
             info = self.playback.source.info
             when = f", once E2EE is up with {', '.join(self.expect)}" if self.expect else ""
-            self.say(f"playing {info.path} ({info.describe()} → 48 kHz mono){when}")
+            self.say(f"playing {info.name} ({info.describe()} → 48 kHz mono){when}")
         if self.recording is not None:
             self.say(f"recording to {self.recording.path} (+ per-participant files)")
 

@@ -30,8 +30,7 @@ from typing import Final
 import numpy as np
 
 from voxseal.agent.vad import VAD_RATE, SpeechStarted, UtteranceSegmenter
-from voxseal.media.audio import FRAME_SAMPLES, SAMPLE_RATE
-from voxseal.sdk.wav import Resampler
+from voxseal.audio import FRAME_SAMPLES, SAMPLE_RATE, Resampler, float_to_pcm, pcm_to_float
 from voxseal.telephony.errors import TelephonyError
 from voxseal.telephony.events import (
     CallerAudio,
@@ -131,11 +130,7 @@ class CallAudio:
         for i in range(0, whole, FRAME_SAMPLES):
             self._in_frames.append(pending[i : i + FRAME_SAMPLES])
         self._in_pending = pending[whole:]
-        speech16k = np.clip(
-            np.rint(self._to_vad.push(pcm48k.astype(np.float64) / 32768.0) * 32768.0),
-            -32768,
-            32767,
-        ).astype(np.int16)
+        speech16k = float_to_pcm(self._to_vad.push(pcm_to_float(pcm48k)))
         out: list[OutboundItem] = []
         for event in self._vad.push(speech16k):
             if isinstance(event, SpeechStarted):

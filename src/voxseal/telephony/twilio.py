@@ -27,8 +27,9 @@ from typing import Any, Final
 
 import numpy as np
 
+from voxseal.audio.g711 import ULAW_SILENCE
 from voxseal.telephony import events as neutral
-from voxseal.telephony.audio import ULAW_SILENCE, InboundAudio, OutboundAudio
+from voxseal.telephony.audio import InboundAudio, OutboundAudio
 from voxseal.telephony.errors import (
     FrameTooLarge,
     MalformedFrame,
