@@ -374,5 +374,5 @@ def load_settings(
         raise ConfigError("config_file", f"{path} does not exist")
     values = {**values, **overrides, "data_dir": str(data_dir)}
     forced = frozenset(overrides) | {"data_dir"}
-    settings = _build(Settings, "", values, env, forced)
+    settings: Settings = _build(Settings, "", values, env, forced)
     return settings.validate()

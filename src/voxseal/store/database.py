@@ -71,6 +71,8 @@ class Database(ABC):
         self._url = url
         self._lock = threading.RLock()
         self._depth = threading.local()
+        #: the outer transaction, while one is open (the lock is held by its thread then)
+        self._current: Transaction | None = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {redact_url(self._url)}>"
@@ -94,7 +96,7 @@ class Database(ABC):
         """Commit on normal exit, roll back on exception; nested calls join the outer one."""
         with self._lock:
             depth = getattr(self._depth, "n", 0)
-            if depth:
+            if depth and self._current is not None:
                 self._depth.n = depth + 1
                 try:
                     yield self._current
@@ -104,11 +106,11 @@ class Database(ABC):
             self._depth.n = 1
             try:
                 with self._native_transaction() as cursor:
-                    self._current = Transaction(self, cursor)
-                    yield self._current
+                    outer = self._current = Transaction(self, cursor)
+                    yield outer
             finally:
                 self._depth.n = 0
-                self._current = None  # type: ignore[assignment]
+                self._current = None
 
     def in_transaction(self) -> bool:
         """Whether the calling thread is inside :meth:`transaction` (joins, not nests)."""

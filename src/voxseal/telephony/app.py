@@ -178,6 +178,7 @@ def _twilio_like(provider: str) -> Callable[[Ingress, Request, bytes], Awaitable
             raise ProviderDisabled(f"{provider} is not configured on this ingress")
         params, raw = _form(request, body)
         verifier.verify(str(request.url), request.headers, params=params, body=raw)
+        fields: object
         if params is not None:
             fields = dict(params)
         else:

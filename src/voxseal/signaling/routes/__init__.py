@@ -31,7 +31,7 @@ def _permission(dependant: Dependant) -> Permission | None:
     for dep in dependant.dependencies:
         found = getattr(dep.call, "required_permission", None) or _permission(dep)
         if found is not None:
-            return found  # type: ignore[no-any-return]
+            return Permission(found)
     return None
 
 
@@ -44,6 +44,6 @@ def endpoint_permissions(
     for router in routers:
         for route in router.routes:
             if isinstance(route, APIRoute) and route.include_in_schema:
-                for method in route.methods:
+                for method in route.methods or ():
                     table[(method, route.path)] = _permission(route.dependant)
     return table
