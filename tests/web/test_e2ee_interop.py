@@ -808,7 +808,7 @@ def test_two_party_session_python_and_browser(
     now = time.time()
     session = E2EESession(py, ROOM)
     first = session.joined(agent, [], now=now)
-    assert [o.message["type"] for o in first] == ["key_epoch"]
+    assert [o.to_json()["type"] for o in first] == ["key_epoch"]
 
     out = js(
         page,
@@ -832,7 +832,7 @@ def test_two_party_session_python_and_browser(
 
     # the gateway tells the agent about the joiner (the agent answers with its current key),
     # then relays the joiner's sealed key, which the agent opens
-    reply = [o.message for o in session.participant_joined(caller, now=time.time())]
+    reply = [o.to_json() for o in session.participant_joined(caller, now=time.time())]
     session.received("p2", msgs[0]["payload"], now=time.time())
     assert [m["type"] for m in reply] == ["e2ee"] and reply[0]["to"] == "p2"
     handled = js(
@@ -921,7 +921,7 @@ def test_two_party_session_python_and_browser(
 
     # Python rotates; the browser follows, old key retired after the grace period
     late_epoch_one = session.protect(b"sent just before the rotation").hex()
-    new = [o.message for o in session.rotate(now=time.time())]
+    new = [o.to_json() for o in session.rotate(now=time.time())]
     got = js(
         page,
         """
@@ -999,7 +999,7 @@ def test_page_mode_session_with_a_hybrid_browser_identity(
         """,
         {"me": caller, "agent": agent, "now": time.time()},
     )
-    reply = [o.message for o in session.participant_joined(caller, now=time.time())]
+    reply = [o.to_json() for o in session.participant_joined(caller, now=time.time())]
     session.received("c1", out[0]["payload"], now=time.time())
     got = js(
         page,

@@ -58,9 +58,10 @@ import numpy as np
 from voxseal.crypto.sframe import CipherSuite
 from voxseal.errors import InvalidInput, PermissionDenied, VoxsealError
 from voxseal.media.audio import FRAME_SAMPLES, SAMPLE_RATE, PcmFramer
-from voxseal.sdk.client import Audio, JoinRefused, RoomClient, RoomClosed, rtc_url
+from voxseal.sdk.client import E2EE_ERROR, Audio, JoinRefused, RoomClient, RoomClosed, rtc_url
 from voxseal.sdk.e2ee import E2EEError
 from voxseal.sdk.wav import InvalidWav, WavSource, WavWriter
+from voxseal.signaling.protocol import MessageType
 from voxseal.signaling.tls import client_context
 
 __all__ = [
@@ -390,18 +391,18 @@ class _Call:
         self._check_keys()
         async for ev in room.events():
             kind = ev["type"]
-            if kind == "participant_joined":
+            if kind == MessageType.PARTICIPANT_JOINED:
                 p = ev["participant"]
                 self._names[p["id"]] = p["identity"]
                 self.say(f"+ {p['identity']} joined")
-            elif kind == "participant_left":
+            elif kind == MessageType.PARTICIPANT_LEFT:
                 who = self._names.get(ev["id"], ev["id"])
                 self.say(f"- {who} left")
-            elif kind == "e2ee_error":
+            elif kind == E2EE_ERROR:
                 who = self._names.get(ev.get("participant", ""), ev.get("participant", "?"))
                 self.say(f"! E2EE error with {who}: {ev.get('detail', '')}")
                 self.fail(EXIT_E2EE_FAILED, f"E2EE failed with {who}: {ev.get('detail', '')}")
-            elif kind == "key_epoch":
+            elif kind == MessageType.KEY_EPOCH:
                 pid, epoch = ev.get("id", ""), ev.get("epoch")
                 before = self._peer_epochs.get(pid)
                 self._peer_epochs[pid] = epoch

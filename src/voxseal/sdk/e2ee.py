@@ -36,6 +36,7 @@ from voxseal.crypto import (
 from voxseal.crypto.rekey import KeyDistribution
 from voxseal.crypto.sframe import Sender, decode_header
 from voxseal.errors import CryptoError
+from voxseal.signaling.protocol import AnnounceKeyEpoch, RelayE2EE
 
 #: how long a sealed sender key may wait in transit before the recipient refuses it
 BUNDLE_LIFETIME = 300
@@ -48,11 +49,8 @@ class E2EEError(CryptoError):
     reason = "e2ee_failed"
 
 
-@dataclass(frozen=True)
-class Outgoing:
-    """A signaling message to send, already shaped as the protocol's JSON."""
-
-    message: dict[str, Any]
+#: what the session asks its transport to send: sealed keys and epoch announcements
+Outgoing = RelayE2EE | AnnounceKeyEpoch
 
 
 @dataclass
@@ -244,7 +242,7 @@ class E2EESession:
         return peer
 
     def _distribute(self, dist: KeyDistribution, now: float) -> list[Outgoing]:
-        out = []
+        out: list[Outgoing] = []
         for peer in self.peers.values():
             if peer.public.did not in dist.recipients:
                 continue
@@ -260,14 +258,10 @@ class E2EESession:
             )
             if peer.first_sent is None:
                 peer.first_sent = bundle
-            out.append(
-                Outgoing(
-                    {"type": "e2ee", "to": peer.id, "payload": base64.b64encode(bundle).decode()}
-                )
-            )
+            out.append(RelayE2EE(peer.id, base64.b64encode(bundle).decode()))
         if dist.epoch > self._announced:  # a joiner getting the current key is no new epoch
             self._announced = dist.epoch
             if self.on_sender and self.schedule is not None:
                 self.on_sender(self.schedule.sender)
-            out.append(Outgoing({"type": "key_epoch", "epoch": dist.epoch}))
+            out.append(AnnounceKeyEpoch(dist.epoch))
         return out
