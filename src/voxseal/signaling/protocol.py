@@ -216,9 +216,9 @@ class _Part:
         return out
 
 
-def _wire(name: str, **kwargs: Any) -> Any:
-    """A field whose JSON name is ``name`` (``from`` is a keyword, ``id`` says too little)."""
-    return field(metadata={"wire": name}, **kwargs)
+def _wire(name: str) -> dict[str, str]:
+    """Field metadata: its JSON name is ``name`` (``from`` is a keyword, ``id`` says too little)."""
+    return {"wire": name}
 
 
 class Message(_Part):
@@ -263,7 +263,7 @@ class ParticipantInfo(_Part):
     """The participant id the gateway assigned for this connection (``PA_…``)."""
     index: int
     """Unique among the room's current participants: the low bits of its SFrame KIDs."""
-    name: str = _wire("identity")
+    name: str = field(metadata=_wire("identity"))
     """The participant's name as its join token states it (on the wire: ``identity``)."""
     grants: tuple[str, ...] = ()
     """What its join token allows: ``publish``, ``subscribe``, ``admin``."""
@@ -409,7 +409,7 @@ class Remove(Message):
     """A room admin removes another participant (needs the ``admin`` grant)."""
 
     type: ClassVar[MessageType] = MessageType.REMOVE
-    participant_id: str = _wire("participant")
+    participant_id: str = field(metadata=_wire("participant"))
     """The participant id to remove (on the wire: ``participant``)."""
 
     @classmethod
@@ -509,7 +509,7 @@ class ParticipantLeft(Message):
     """Someone left (or was removed or replaced): forget its keys and rekey."""
 
     type: ClassVar[MessageType] = MessageType.PARTICIPANT_LEFT
-    participant_id: str = _wire("id")
+    participant_id: str = field(metadata=_wire("id"))
     """The leaver's participant id (on the wire: ``id``)."""
     reason: str = "left"
     """``left``, ``disconnected``, ``removed`` or ``replaced``."""
@@ -524,7 +524,7 @@ class RelayedE2EE(Message):
     """A sealed sender-key bundle from another participant, relayed unread."""
 
     type: ClassVar[MessageType] = MessageType.E2EE
-    sender: str = _wire("from")
+    sender: str = field(metadata=_wire("from"))
     """The sender's participant id, as the gateway saw it (on the wire: ``from``)."""
     payload: str = field(repr=False)
     """Base64 of the sealed bundle."""
@@ -539,7 +539,7 @@ class RelayedData(Message):
     """An SFrame-protected application message from another participant, relayed unread."""
 
     type: ClassVar[MessageType] = MessageType.DATA
-    sender: str = _wire("from")
+    sender: str = field(metadata=_wire("from"))
     """The sender's participant id, as the gateway saw it (on the wire: ``from``)."""
     payload: str = field(repr=False)
     """Base64 of the SFrame ciphertext."""
@@ -554,7 +554,7 @@ class KeyEpochAnnounced(Message):
     """Another participant started a new sender-key epoch."""
 
     type: ClassVar[MessageType] = MessageType.KEY_EPOCH
-    participant_id: str = _wire("id")
+    participant_id: str = field(metadata=_wire("id"))
     """Who (on the wire: ``id``)."""
     epoch: int
     """Its new epoch."""

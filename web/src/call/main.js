@@ -12,6 +12,7 @@
 // to compare out of band, the agent's redacted transcript (E2EE data messages) and link quality.
 
 import { E2EESession, Identity } from "../e2ee/index.js";
+import { Close, MessageType, PROTOCOL_VERSION } from "../protocol.js";
 import { connectionQuality, lossPercent } from "./quality.js";
 import { $, clearProblems, e2ee, element, ms, problem, setText, show } from "./ui.js";
 
@@ -22,18 +23,27 @@ const REPORT_EVERY = 5; // polls between E2EE counter reports to the gateway
 const TRANSCRIPT_MAX = 500;
 
 const CLOSE_REASONS = {
-  1000: "the call ended",
-  1001: "the gateway is shutting down",
-  1011: "the gateway had an internal error",
-  4400: "protocol error",
-  4401: "the join token is missing, invalid, expired or revoked",
-  4408: "the gateway did not get our join in time",
-  4409: "this identity joined again from somewhere else",
-  4410: "a room admin removed you from the call",
-  4413: "a message was too large",
-  4429: "too many messages",
-  4503: "the room is full",
+  [Close.NORMAL]: "the call ended",
+  [Close.GOING_AWAY]: "the gateway is shutting down",
+  [Close.INTERNAL_ERROR]: "the gateway had an internal error",
+  [Close.PROTOCOL_ERROR]: "protocol error",
+  [Close.UNAUTHENTICATED]: "the join token is missing, invalid, expired or revoked",
+  [Close.JOIN_TIMEOUT]: "the gateway did not get our join in time",
+  [Close.REPLACED]: "this identity joined again from somewhere else",
+  [Close.REMOVED]: "a room admin removed you from the call",
+  [Close.TOO_LARGE]: "a message was too large",
+  [Close.RATE_LIMITED]: "too many messages",
+  [Close.ROOM_FULL]: "the room is full",
 };
+
+/** Gateway messages the E2EE session handles (key agreement and data messages). */
+const SESSION_MESSAGES = [
+  MessageType.PARTICIPANT_JOINED,
+  MessageType.PARTICIPANT_LEFT,
+  MessageType.E2EE,
+  MessageType.DATA,
+  MessageType.KEY_EPOCH,
+];
 
 const root = $("call");
 const demoMode = root.dataset.demo === "true";
@@ -129,8 +139,8 @@ class Call {
     this.ws.addEventListener("open", () => {
       this.ws.send(
         JSON.stringify({
-          type: "join",
-          protocol: 1,
+          type: MessageType.JOIN,
+          protocol: PROTOCOL_VERSION,
           token: this.token,
           identity_key: this.identity.joinKey(),
         }),
@@ -158,33 +168,33 @@ class Call {
   async onMessage(raw) {
     const msg = JSON.parse(raw);
     if (!this.joined) {
-      if (msg.type === "joined") return this.onJoined(msg);
-      if (msg.type === "error") {
+      if (msg.type === MessageType.JOINED) return this.onJoined(msg);
+      if (msg.type === MessageType.ERROR) {
         this.refusedJoin = `${msg.detail || msg.reason} (${msg.reason})`;
         return;
       }
       return;
     }
     switch (msg.type) {
-      case "participant_joined":
+      case MessageType.PARTICIPANT_JOINED:
         this.participants.set(msg.participant.id, msg.participant);
         break;
-      case "participant_left":
+      case MessageType.PARTICIPANT_LEFT:
         this.participants.delete(msg.id);
         this.safety.delete(msg.id);
         break;
-      case "answer":
+      case MessageType.ANSWER:
         await this.pc.setRemoteDescription({ type: "answer", sdp: String(msg.sdp || "") });
         return this.render();
-      case "error":
+      case MessageType.ERROR:
         problem(`The gateway refused a message: ${msg.detail || ""} (${msg.reason})`);
         return;
-      case "pong":
+      case MessageType.PONG:
         return;
       default:
         break;
     }
-    if (["participant_joined", "participant_left", "e2ee", "data", "key_epoch"].includes(msg.type)) {
+    if (SESSION_MESSAGES.includes(msg.type)) {
       const { out, event } = await this.session.handle(msg, { now: now() });
       this.send(out || []);
       if (event) this.onSessionEvent(event);
@@ -248,7 +258,7 @@ class Call {
       problem(`The gateway did not admit you: ${why}${detail}.`);
     } else if (!this.ended) {
       setText("connection", `disconnected: ${why}`);
-      if (e.code !== 1000) problem(`The call was cut off: ${why}.`);
+      if (e.code !== Close.NORMAL) problem(`The call was cut off: ${why}.`);
     }
     this.stop();
   }
@@ -321,7 +331,7 @@ class Call {
         setTimeout(resolve, 5000); // send what we have; host candidates come first
       });
     }
-    this.send([{ type: "offer", sdp: this.pc.localDescription.sdp }]);
+    this.send([{ type: MessageType.OFFER, sdp: this.pc.localDescription.sdp }]);
   }
 
   onWorkerMessage(data) {
@@ -353,7 +363,7 @@ class Call {
     if (!r) return;
     this.send([
       {
-        type: "stats",
+        type: MessageType.STATS,
         e2ee: {
           frames_received: r.frames,
           frames_decrypted: r.decrypted,
@@ -498,8 +508,8 @@ class Call {
 
   hangUp() {
     this.ended = true;
-    this.send([{ type: "leave" }]);
-    if (this.ws) this.ws.close(1000);
+    this.send([{ type: MessageType.LEAVE }]);
+    if (this.ws) this.ws.close(Close.NORMAL);
     setText("connection", this.fatal ? "ended: end-to-end encryption failed" : "you left the call");
     this.stop();
   }

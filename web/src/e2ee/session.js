@@ -16,6 +16,7 @@ import { KidLayout, PeerKeyRing, RekeyPolicy, SenderKeySchedule } from "./rekey.
 import { keyTranscript, safetyNumber } from "./sas.js";
 import { SFrameReceiver, decodeHeader } from "./sframe.js";
 import { b64decode, b64encode, td, te, toBytes } from "./bytes.js";
+import { MessageType } from "../protocol.js";
 
 /** How long a sealed sender key may wait in transit before the recipient refuses it. */
 export const BUNDLE_LIFETIME = 300;
@@ -237,19 +238,19 @@ export class E2EESession {
   async handle(msg, { now }) {
     const kind = msg?.type;
     try {
-      if (kind === "participant_joined") return { out: await this.participantJoined(msg.participant, { now }), event: null };
-      if (kind === "participant_left") return { out: await this.participantLeft(msg.id, { now }), event: null };
-      if (kind === "e2ee") {
+      if (kind === MessageType.PARTICIPANT_JOINED) return { out: await this.participantJoined(msg.participant, { now }), event: null };
+      if (kind === MessageType.PARTICIPANT_LEFT) return { out: await this.participantLeft(msg.id, { now }), event: null };
+      if (kind === MessageType.E2EE) {
         await this.received(msg.from, msg.payload, { now });
         return { out: [], event: { type: "e2ee_key", from: msg.from } };
       }
-      if (kind === "data") {
+      if (kind === MessageType.DATA) {
         const { pid, data } = await this.openData(msg.payload);
         const identity = this.peers.get(pid)?.identity ?? pid;
         return { out: [], event: { type: "data", from: pid, identity, data } };
       }
     } catch (e) {
-      const participant = kind === "participant_joined" ? msg.participant?.id : msg.from ?? msg.id;
+      const participant = kind === MessageType.PARTICIPANT_JOINED ? msg.participant?.id : msg.from ?? msg.id;
       return { out: [], event: { type: "e2ee_error", participant, reason: e.refusal ?? reasonOf(e), detail: String(e?.message ?? e) } };
     }
     return { out: [], event: null };
@@ -285,7 +286,7 @@ export class E2EESession {
   async sendData(message, to = null) {
     const payload = await this.sealData(message);
     const targets = to ? [to] : [...this.peers.keys()];
-    return targets.map((pid) => ({ type: "data", to: pid, payload }));
+    return targets.map((pid) => ({ type: MessageType.DATA, to: pid, payload }));
   }
 
   /** Open a `data` payload: `{pid, data}`; throws on anything that does not authenticate. */
@@ -348,14 +349,14 @@ export class E2EESession {
         expiresAt: Math.trunc(now) + BUNDLE_LIFETIME,
       });
       if (!peer.firstSent) peer.firstSent = bundle;
-      out.push({ type: "e2ee", to: peer.id, payload: b64encode(bundle) });
+      out.push({ type: MessageType.E2EE, to: peer.id, payload: b64encode(bundle) });
     }
     if (dist.epoch > this._announced) {
       // a joiner getting the current key is no new epoch
       this._announced = dist.epoch;
       this._senderKey = { type: "sender", suite: dist.cipherSuite, kid: dist.kid, baseKey: new Uint8Array(dist.baseKey), epoch: dist.epoch };
       if (this.senderInWorker) this.#emit({ ...this._senderKey, baseKey: new Uint8Array(dist.baseKey) });
-      out.push({ type: "key_epoch", epoch: dist.epoch });
+      out.push({ type: MessageType.KEY_EPOCH, epoch: dist.epoch });
     }
     return out;
   }
