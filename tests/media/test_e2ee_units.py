@@ -14,8 +14,8 @@ from voxseal.media.audio import (
     pcm_frames,
     tone,
 )
-from voxseal.media.e2ee import FrameRejected, SFrameAudioReceiver, SFrameAudioTrack
 from voxseal.media.encoded import EncodedAudioTrack
+from voxseal.media.sframe_tracks import FrameRejected, SFrameAudioReceiver, SFrameAudioTrack
 
 from .helpers import AudioLog, dominant_frequency, new_key, run
 

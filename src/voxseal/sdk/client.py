@@ -4,12 +4,12 @@
         await room.wait_keyed("agent-1")           # E2EE established with that participant
         print(room.safety_number("agent-1").digits)
         frame = room.protect(opus_bytes)            # SFrame ciphertext for the media layer
-        pid, opus = room.unprotect(frame_from_peer)
+        pid, opus = room.unprotect(frame_from_them)
 
 Everything that can go wrong says so: a refused token or a full room raises
-:class:`JoinRefused` (with the server's reason and close code); a peer whose keys cannot be
-opened shows up as an ``e2ee_error`` event and :meth:`wait_keyed` fails — the client never
-falls back to clear media, and never hands ciphertext to a decoder as if it were audio.
+:class:`JoinRefused` (with the server's reason and close code); a participant whose keys
+cannot be opened shows up as an ``e2ee_error`` event and :meth:`wait_keyed` fails — the client
+never falls back to clear media, and never hands ciphertext to a decoder as if it were audio.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
 
 from voxseal.crypto import Identity, RekeyPolicy, SafetyNumber
 from voxseal.errors import PermissionDenied, VoxsealError
-from voxseal.sdk.e2ee import DEFAULT_SUITE, E2EEError, E2EESession, Outgoing
+from voxseal.sdk.key_agreement import DEFAULT_SUITE, E2EEError, KeyAgreement, Outgoing
 from voxseal.signaling.protocol import (
     Answer,
     Channel,
@@ -109,7 +109,7 @@ def rtc_url(base: str) -> str:
 
 @dataclass
 class Audio:
-    """Media options: what to publish, how many peers to hear, where decoded audio goes.
+    """Media options: what to publish, how many participants to hear, where decoded audio goes.
 
     ``publish`` yields mono int16 PCM at 48 kHz (any chunk size); ``on_audio(identity, pcm)``
     gets 20 ms of decoded audio per remote participant — only ever from frames that decrypted.
@@ -122,14 +122,14 @@ class Audio:
 
 class RoomClient:
     def __init__(
-        self, ws: ClientConnection, session: E2EESession, joined: Mapping[str, Any]
+        self, ws: ClientConnection, session: KeyAgreement, joined: Mapping[str, Any]
     ) -> None:
         self._ws = ws
         self.session = session
         self.room: str = joined["room"]
         self.me: dict[str, Any] = joined["participant"]
         self.participants: dict[str, dict[str, Any]] = {p["id"]: p for p in joined["participants"]}
-        #: bounded: a chatty peer must not grow our memory; the oldest events go first
+        #: bounded: a chatty participant must not grow our memory; the oldest events go first
         self._events: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=EVENT_QUEUE)
         self._changed = asyncio.Condition()
         self.closed: RoomClosed | None = None
@@ -177,7 +177,7 @@ class RoomClient:
         except ConnectionClosed as exc:
             code = exc.rcvd.code if exc.rcvd else None
             raise JoinRefused("closed", "the gateway closed the connection", code) from exc
-        session = E2EESession(identity, joined["room"], cipher_suite, policy or RekeyPolicy())
+        session = KeyAgreement(identity, joined["room"], cipher_suite, policy or RekeyPolicy())
         client = cls(ws, session, joined)
         if audio is not None:
             client._attach_media(audio)
@@ -220,8 +220,8 @@ class RoomClient:
             receiver=self.session.receiver,
         )
         self.session.on_sender = self.media.use_sender
-        self.session.on_peer_key = self.media.add_peer_key
-        self.session.on_peer_gone = self.media.remove_peer
+        self.session.on_participant_key = self.media.add_peer_key
+        self.session.on_participant_gone = self.media.remove_peer
 
     async def _negotiate(self, audio: Audio, timeout: float) -> None:
         assert self.media is not None

@@ -5,13 +5,13 @@
 //    insertable streams) the page refuses to start: it could not encrypt frames.
 // 2. The SFrame transforms are attached to the sender and every receiver BEFORE the offer is
 //    made, so no frame is ever sent or decoded outside them; the worker drops outgoing frames
-//    until the E2EESession has handed it a sender key.
+//    until the KeyAgreement has handed it a sender key.
 // 3. Keys are agreed with each participant exactly as the Python SDK does (web/src/e2ee is its
 //    port): sealed sender-key bundles relayed opaquely by the gateway over wss://…/v1/rtc.
-// The page then shows what it can prove: whether E2EE is on and why, a safety number per peer
+// The page then shows what it can prove: whether E2EE is on and why, a safety number per participant
 // to compare out of band, the agent's redacted transcript (E2EE data messages) and link quality.
 
-import { E2EESession, Identity } from "../e2ee/index.js";
+import { KeyAgreement, Identity } from "../crypto/index.js";
 import { Close, MessageType, PROTOCOL_VERSION } from "../protocol.js";
 import { connectionQuality, lossPercent } from "./quality.js";
 import { $, clearProblems, e2ee, element, ms, problem, setText, show } from "./ui.js";
@@ -210,7 +210,7 @@ class Call {
     setText("connection", "joined; setting up encrypted media…");
     // the worker holds our sender key and is the only place that encrypts with it: one
     // counter per key, so AES-GCM nonces can never repeat between page and worker
-    this.session = new E2EESession({
+    this.session = new KeyAgreement({
       identity: this.identity,
       room: joined.room,
       senderInWorker: true,
@@ -424,7 +424,7 @@ class Call {
     if (!this.session) return ["off", "joining…"];
     const st = this.session.state();
     if (st.reason === "failed") return ["failed", st.detail || "end-to-end encryption failed"];
-    const peers = Object.entries(st.peers);
+    const others = Object.entries(st.participants);
     const ws = this.workerStats;
     if (!ws || ws.transforms.receive + ws.transforms.send === 0) {
       return ["off", "the encryption worker is not running yet: nothing is sent or played"];
@@ -435,12 +435,12 @@ class Call {
     if (this.me.grants.includes("publish") && this.mic && !ws.send.kid) {
       return ["off", "no sender key yet: your audio is held back, never sent in clear"];
     }
-    if (!peers.length) return ["off", "you are alone in the room: waiting for someone to join"];
-    const waiting = peers.filter(([, p]) => !p.keyed).map(([who]) => who);
+    if (!others.length) return ["off", "you are alone in the room: waiting for someone to join"];
+    const waiting = others.filter(([, p]) => !p.keyed).map(([who]) => who);
     if (waiting.length) {
       return ["off", `waiting for keys with ${waiting.join(", ")}: their audio cannot be played yet`];
     }
-    const names = peers.map(([who]) => who).join(", ");
+    const names = others.map(([who]) => who).join(", ");
     return [
       "on",
       `SFrame (AES-128-GCM) in this browser, ${this.support.api}; keys agreed with ${names} ` +
@@ -457,7 +457,7 @@ class Call {
     const st = this.session.state();
     const items = [];
     for (const [id, p] of this.participants) {
-      const info = st.peers[p.identity] || {};
+      const info = st.participants[p.identity] || {};
       const li = element("li");
       li.dataset.participant = id;
       li.append(element("strong", p.identity, "peer-name"), " ");
