@@ -895,7 +895,7 @@ def test_two_party_session_python_and_browser(
     assert got["ev"] == {
         "type": "data",
         "from": "p1",
-        "identity": "agent",
+        "name": "agent",
         "data": {"transcript": "hello [REDACTED]"},
     }
     # an audio frame replayed as a data message does not authenticate (different metadata)
