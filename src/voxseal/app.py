@@ -27,8 +27,9 @@ from voxseal.signaling.agents import AgentHub
 from voxseal.signaling.agents import router as agents_router
 from voxseal.signaling.errors import install_error_handlers
 from voxseal.signaling.headers import SecurityHeaders
+from voxseal.signaling.protocol import Close
 from voxseal.signaling.routes import ROUTERS
-from voxseal.signaling.rtc import Close, RtcHub
+from voxseal.signaling.rtc import RtcHub
 from voxseal.signaling.rtc import router as rtc_router
 from voxseal.web import router as web_router
 

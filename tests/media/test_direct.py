@@ -8,7 +8,7 @@ import pytest
 
 from voxseal.media.audio import pcm_frames, tone
 from voxseal.media.endpoint import MediaEndpoint
-from voxseal.media.errors import E2eeNotReady
+from voxseal.media.errors import E2EENotReady
 
 from .helpers import dominant_frequency, run, tone_pair
 
@@ -47,7 +47,7 @@ def test_two_endpoints_hear_each_other_end_to_end() -> None:
 def test_publishing_without_a_sender_key_is_refused() -> None:
     async def scenario() -> None:
         ep = MediaEndpoint("carol")
-        with pytest.raises(E2eeNotReady):
+        with pytest.raises(E2EENotReady):
             ep.publish(pcm_frames([tone(440, 0.1)]))
         await ep.close()
 

@@ -7,8 +7,8 @@ import numpy as np
 from voxseal.audio import FRAME_SAMPLES
 from voxseal.crypto import sframe
 from voxseal.media.audio import OpusFrameDecoder, OpusFrameEncoder, pcm_frames, tone
-from voxseal.media.e2ee import FrameRejected, SFrameAudioReceiver, SFrameAudioTrack
 from voxseal.media.encoded import EncodedAudioTrack
+from voxseal.media.sframe_tracks import FrameRejected, SFrameAudioReceiver, SFrameAudioTrack
 
 from .helpers import AudioLog, dominant_frequency, new_key, run
 

@@ -9,7 +9,7 @@ import pytest
 from voxseal.crypto import Identity
 from voxseal.errors import InvalidInput, PermissionDenied
 from voxseal.media.rooms import MAX_IDENTITY_DOC, Grants, RoomRegistry
-from voxseal.sdk.e2ee import E2EEError, E2EESession
+from voxseal.sdk.key_agreement import E2EEError, KeyAgreement
 
 
 def key() -> tuple[str, str, Identity]:
@@ -36,7 +36,7 @@ def test_a_copied_identity_key_is_refused() -> None:
 
 
 def test_the_sdk_refuses_peers_that_share_a_key_or_an_index() -> None:
-    me = E2EESession(Identity.generate(), "r")
+    me = KeyAgreement(Identity.generate(), "r")
     did, doc, _ = key()
     me.joined(
         {"id": "PA_1", "index": 1},

@@ -41,7 +41,7 @@ def test_two_clients_key_each_other_and_a_third_joins_and_leaves(
         frame = caller.protect(b"hello agent")
         pid, plain = agent.unprotect(frame)
         assert plain == b"hello agent" and pid == caller.me["id"]
-        assert caller.e2ee_state["peers"]["agent"]["keyed"] is True
+        assert caller.e2ee_state["participants"]["agent"]["keyed"] is True
 
         # a third participant joins late: it gets the current keys, and can read from now on
         epoch_before = caller.session.epoch
@@ -56,7 +56,7 @@ def test_two_clients_key_each_other_and_a_third_joins_and_leaves(
         for _ in range(50):
             if (
                 caller.session.epoch > epoch_before
-                and agent.e2ee_state["peers"]["caller"]["their_epoch"] > epoch_before
+                and agent.e2ee_state["participants"]["caller"]["their_epoch"] > epoch_before
             ):
                 break
             await asyncio.sleep(0.05)
@@ -126,7 +126,7 @@ def test_removed_participant_cannot_read_after_the_rekey(gateway_server: Running
         await caller.next_event("participant_left")
         assert caller.session.epoch == epoch + 1
         for _ in range(100):  # the supervisor gets the new epoch's key
-            if sup.e2ee_state["peers"]["caller"]["their_epoch"] == epoch + 1:
+            if sup.e2ee_state["participants"]["caller"]["their_epoch"] == epoch + 1:
                 break
             await asyncio.sleep(0.02)
         after = caller.protect(b"after removal")

@@ -36,7 +36,7 @@ from voxseal.crypto.errors import CryptoError
 from voxseal.crypto.keys import Identity, PublicIdentity
 from voxseal.crypto.sas import key_transcript, safety_number
 from voxseal.sdk.client import DATA_METADATA
-from voxseal.sdk.e2ee import E2EESession
+from voxseal.sdk.key_agreement import KeyAgreement
 
 pytestmark = pytest.mark.browser
 
@@ -101,13 +101,13 @@ onmessage = async (e) => {
 """
 
 PAGE_LIB = """
-export * from "./src/e2ee/index.js";
-export { xwing } from "./src/e2ee/keys.js";
+export * from "./src/crypto/index.js";
+export { xwing } from "./src/crypto/keys.js";
 """
 
 WORKER_LIB = """
-export { WorkerKeys } from "./src/e2ee/worker.js";
-export { fromHex, toHex } from "./src/e2ee/bytes.js";
+export { WorkerKeys } from "./src/crypto/worker_keys.js";
+export { fromHex, toHex } from "./src/crypto/bytes.js";
 """
 
 
@@ -115,7 +115,7 @@ export { fromHex, toHex } from "./src/e2ee/bytes.js";
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     out = tmp_path_factory.mktemp("e2ee-site")
     # The page gets the public API (plus the X-Wing KEM object, for the draft's vectors); the
-    # worker its own small bundle (worker.js imports no HPKE / signature code). The entries are
+    # worker its own small bundle (worker_keys.js imports no HPKE / signature code). The entries are
     # written into web/ so esbuild resolves web/node_modules, and removed right after.
     for name, source in (("e2ee.js", PAGE_LIB), ("e2ee_worker.js", WORKER_LIB)):
         entry = WEB_DIR / f".test-entry-{os.getpid()}-{name}"
@@ -806,16 +806,16 @@ def test_two_party_session_python_and_browser(
     agent = _participant("p1", 1, "agent", py.public)
     caller = _participant("p2", 2, "caller", browser_ids["js"])
     now = time.time()
-    session = E2EESession(py, ROOM)
+    session = KeyAgreement(py, ROOM)
     first = session.joined(agent, [], now=now)
-    assert [o.message["type"] for o in first] == ["key_epoch"]
+    assert [o.to_json()["type"] for o in first] == ["key_epoch"]
 
     out = js(
         page,
         """
         startWorker();
         window.updates = [];
-        window.session = new E2EE.E2EESession({ identity: ids.js, room: a.room, senderInWorker: true });
+        window.session = new E2EE.KeyAgreement({ identity: ids.js, room: a.room, senderInWorker: true });
         session.onKeyUpdate = (u) => { updates.push(u); workerCall("keys", u); };
         const before = session.state();
         const out = await session.joined(a.me, [a.agent], { now: a.now });
@@ -832,7 +832,7 @@ def test_two_party_session_python_and_browser(
 
     # the gateway tells the agent about the joiner (the agent answers with its current key),
     # then relays the joiner's sealed key, which the agent opens
-    reply = [o.message for o in session.participant_joined(caller, now=time.time())]
+    reply = [o.to_json() for o in session.participant_joined(caller, now=time.time())]
     session.received("p2", msgs[0]["payload"], now=time.time())
     assert [m["type"] for m in reply] == ["e2ee"] and reply[0]["to"] == "p2"
     handled = js(
@@ -847,7 +847,7 @@ def test_two_party_session_python_and_browser(
     assert handled["r"] == {"out": [], "event": {"type": "e2ee_key", "from": "p1"}}
     assert handled["ready"] is True and session.ready_with("p2")
     assert handled["state"]["reason"] == "keyed"
-    assert handled["state"]["peers"]["agent"]["their_epoch"] == 1
+    assert handled["state"]["participants"]["agent"]["their_epoch"] == 1
     sn = session.safety_number("p2")
     assert handled["sn"] == [sn.digits, list(sn.emoji)]
 
@@ -895,7 +895,7 @@ def test_two_party_session_python_and_browser(
     assert got["ev"] == {
         "type": "data",
         "from": "p1",
-        "identity": "agent",
+        "name": "agent",
         "data": {"transcript": "hello [REDACTED]"},
     }
     # an audio frame replayed as a data message does not authenticate (different metadata)
@@ -917,11 +917,11 @@ def test_two_party_session_python_and_browser(
     assert [m["type"] for m in got["out"]] == ["e2ee", "key_epoch"] and got["epoch"] == 2
     session.received("p2", got["out"][0]["payload"], now=time.time())
     assert session.unprotect(bytes.fromhex(got["frame"])) == ("p2", b"\x01\x02")
-    assert session.peers["p2"].key_epoch == 2
+    assert session.participants["p2"].key_epoch == 2
 
     # Python rotates; the browser follows, old key retired after the grace period
     late_epoch_one = session.protect(b"sent just before the rotation").hex()
-    new = [o.message for o in session.rotate(now=time.time())]
+    new = [o.to_json() for o in session.rotate(now=time.time())]
     got = js(
         page,
         """
@@ -944,7 +944,7 @@ def test_two_party_session_python_and_browser(
     assert got["polled"] == []
     assert got["removed"] == [[str((1 << 16) | 1)]]
     assert got["old"] == "sframe_unknown_key"  # epoch 1 retired after its grace period
-    assert got["state"]["peers"]["agent"]["their_epoch"] == 2
+    assert got["state"]["participants"]["agent"]["their_epoch"] == 2
 
     # the agent's epoch-1 bundle replayed by the gateway is refused (no rollback), and so is
     # the browser's own bundle sent back to it
@@ -977,7 +977,7 @@ def test_two_party_session_python_and_browser(
     )
     assert got["out"] == [{"type": "key_epoch", "epoch": 3}]
     assert got["late"] == "sframe_unknown_key"
-    assert got["state"]["reason"] == "alone" and got["state"]["peers"] == {}
+    assert got["state"]["reason"] == "alone" and got["state"]["participants"] == {}
 
 
 def test_page_mode_session_with_a_hybrid_browser_identity(
@@ -988,18 +988,18 @@ def test_page_mode_session_with_a_hybrid_browser_identity(
     py = py_ids["py"]
     agent = _participant("a1", 3, "agent", py.public)
     caller = _participant("c1", 4, "caller", browser_ids["jsPq"])
-    session = E2EESession(py, "room-page-mode", cipher_suite=5)
+    session = KeyAgreement(py, "room-page-mode", cipher_suite=5)
     session.joined(agent, [], now=time.time())
     out = js(
         page,
         """
-        window.pageSession = new E2EE.E2EESession({ identity: ids.jsPq, room: "room-page-mode", cipherSuite: 5 });
+        window.pageSession = new E2EE.KeyAgreement({ identity: ids.jsPq, room: "room-page-mode", cipherSuite: 5 });
         pageSession.onKeyUpdate = (u) => { if (u.type === "sender") throw new Error("sender key left the session"); };
         return await pageSession.joined(a.me, [a.agent], { now: a.now });
         """,
         {"me": caller, "agent": agent, "now": time.time()},
     )
-    reply = [o.message for o in session.participant_joined(caller, now=time.time())]
+    reply = [o.to_json() for o in session.participant_joined(caller, now=time.time())]
     session.received("c1", out[0]["payload"], now=time.time())
     got = js(
         page,

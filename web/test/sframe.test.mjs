@@ -2,9 +2,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import * as sf from "../src/e2ee/sframe.js";
-import { fromHex, toHex } from "../src/e2ee/bytes.js";
-import { MalformedHeader } from "../src/e2ee/errors.js";
+import * as sf from "../src/crypto/sframe.js";
+import { fromHex, toHex } from "../src/crypto/bytes.js";
+import { MalformedHeader } from "../src/crypto/errors.js";
 
 const dir = process.env.VOXSEAL_VECTORS_DIR || new URL("../../../shared/vectors/", import.meta.url).pathname;
 // u64 KIDs/CTRs exceed 2**53: read every integer field as a string, then BigInt.

@@ -11,19 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from voxseal.errors import VoxsealError
 from voxseal.sdk.client import rtc_url
+from voxseal.signaling import protocol
+from voxseal.signaling.protocol import Accepted, Channel, Ended, Refusal, Register, Registered
 from voxseal.signaling.tls import client_context
 
 log = logging.getLogger("voxseal.agent")
@@ -106,42 +106,41 @@ class AgentWorker:
 
     async def _session(self) -> None:
         async with connect(self.url, ssl=self._ssl, max_size=1 << 20) as ws:
-            await ws.send(
-                json.dumps(
-                    {
-                        "type": "register",
-                        "api_key": self._api_key,
-                        "name": self.name,
-                        "capacity": self.capacity,
-                    }
-                )
+            await ws.send(Register(self._api_key, self.name, self.capacity).encode())
+            first = protocol.parse_message(
+                await asyncio.wait_for(ws.recv(), 15), Channel.AGENT_SERVER
             )
-            first = json.loads(await asyncio.wait_for(ws.recv(), 15))
-            if first.get("type") != "registered":
+            if isinstance(first, Refusal):
                 raise RegistrationRefused(
-                    f"the gateway refused this worker: {first.get('reason')}: {first.get('detail')}"
+                    f"the gateway refused this worker: {first.reason}: {first.detail}"
                 )
-            self.worker_id = first["worker"]
+            if not isinstance(first, Registered):
+                raise RegistrationRefused(f"the gateway answered {first.type.value!r}")
+            self.worker_id = first.worker
             self.registered.set()
             log.info("registered as %s (capacity %d)", self.worker_id, self.capacity)
             try:
                 async for raw in ws:
-                    msg = json.loads(raw)
-                    if msg.get("type") == "dispatch":
+                    try:
+                        msg = protocol.parse_message(raw, Channel.AGENT_SERVER)
+                    except protocol.MessageError as exc:
+                        log.warning("ignored a gateway message: %s", exc.reason)
+                        continue
+                    if isinstance(msg, protocol.Dispatch):
                         await self._take(ws, msg)
-                    elif msg.get("type") == "error":
-                        log.warning("gateway: %s (%s)", msg.get("detail"), msg.get("reason"))
+                    elif isinstance(msg, Refusal):
+                        log.warning("gateway: %s (%s)", msg.detail, msg.reason)
             finally:
                 # the gateway requeues our calls when we go; stop them here too
                 for task in list(self.calls.values()):
                     task.cancel()
 
-    async def _take(self, ws: ClientConnection, msg: dict[str, Any]) -> None:
-        job = Dispatch(msg["job"], msg["room"], msg["token"], msg.get("subject_id"))
+    async def _take(self, ws: ClientConnection, msg: protocol.Dispatch) -> None:
+        job = Dispatch(msg.job, msg.room, msg.token, msg.subject_id)
         if len(self.calls) >= self.capacity:
-            await ws.send(json.dumps({"type": "rejected", "job": job.job}))
+            await ws.send(protocol.Rejected(job.job).encode())
             return
-        await ws.send(json.dumps({"type": "accepted", "job": job.job}))
+        await ws.send(Accepted(job.job).encode())
         self.calls[job.job] = asyncio.create_task(self._call(ws, job), name=f"call-{job.job}")
 
     async def _call(self, ws: ClientConnection, job: Dispatch) -> None:
@@ -162,4 +161,4 @@ class AgentWorker:
             self.ended.append((job.job, reason))
             del self.ended[:-KEEP_ENDED]
             with contextlib.suppress(ConnectionClosed, OSError):
-                await ws.send(json.dumps({"type": "ended", "job": job.job, "reason": reason}))
+                await ws.send(Ended(job.job, reason).encode())

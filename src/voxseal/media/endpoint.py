@@ -5,7 +5,8 @@ production, or directly to another endpoint in tests. It owns:
 
 * the SFrame keys (its own :class:`~voxseal.crypto.sframe.Sender`, its peers' keys in one
   :class:`~voxseal.crypto.sframe.Receiver`), installed by whoever runs key agreement (the SDK);
-* one *publish* m-line (``sendonly``) carrying :class:`~voxseal.media.e2ee.SFrameAudioTrack`;
+* one *publish* m-line (``sendonly``) carrying
+  :class:`~voxseal.media.sframe_tracks.SFrameAudioTrack`;
 * ``receive_slots`` *receive* m-lines (``recvonly``). The SFU binds each subscription to a free
   slot; slots are negotiated up front so subscribing needs no SDP renegotiation, which aiortc
   supports poorly and which would add a round trip to every join. Which slot carries whom does
@@ -15,7 +16,7 @@ Negotiation is plain offer/answer over SDP strings (no trickle ICE; aiortc gathe
 the signaling layer only relays two strings. Either side can offer; when an endpoint *answers*
 (the direct 2-peer case), it publishes on the offerer's first receive slot.
 
-Security posture: publishing without a sender key raises :class:`E2eeNotReady` (no clear audio,
+Security posture: publishing without a sender key raises :class:`E2EENotReady` (no clear audio,
 ever); SRTP is restricted to AEAD profiles by default; every refused frame is counted and
 reported through ``on_rejected``.
 """
@@ -32,17 +33,17 @@ import numpy as np
 from aiortc import RTCIceServer, RTCSessionDescription
 
 from voxseal.crypto import sframe
-from voxseal.media.e2ee import (
+from voxseal.media.encoded import close_tapped, tap_encoded_frames
+from voxseal.media.errors import E2EENotReady, NegotiationFailed
+from voxseal.media.peer import new_peer_connection, offered_directions, prefer_opus, wait_connected
+from voxseal.media.sframe_tracks import (
     AudioCallback,
-    E2eeReceiveStats,
-    E2eeSendStats,
+    E2EEReceiveStats,
+    E2EESendStats,
     RejectCallback,
     SFrameAudioReceiver,
     SFrameAudioTrack,
 )
-from voxseal.media.encoded import close_tapped, tap_encoded_frames
-from voxseal.media.errors import E2eeNotReady, NegotiationFailed
-from voxseal.media.peer import new_peer_connection, offered_directions, prefer_opus, wait_connected
 from voxseal.media.srtp import SrtpMonitor, secure_transports
 
 __all__ = ["EndpointStats", "MediaEndpoint"]
@@ -61,8 +62,8 @@ class EndpointStats:
     srtp_profile: str | None
     srtp_rtp_failures: int
     srtp_rtcp_failures: int
-    send: E2eeSendStats | None
-    receive: E2eeReceiveStats
+    send: E2EESendStats | None
+    receive: E2EEReceiveStats
     rtp_packets_received: int = 0
     rtp_packets_lost: int = 0
     #: interarrival jitter in RTP clock units (48 kHz), max over received streams
@@ -166,11 +167,11 @@ class MediaEndpoint:
     ) -> SFrameAudioTrack:
         """Publish PCM (async iterable of mono int16 chunks at 48 kHz); call before negotiating.
 
-        Raises :class:`E2eeNotReady` if no sender key is installed: there is no clear fallback.
+        Raises :class:`E2EENotReady` if no sender key is installed: there is no clear fallback.
         ``on_encoded`` (diagnostics/tests) sees each clear Opus frame before protection.
         """
         if self._sender is None:
-            raise E2eeNotReady("set a sender key before publishing")
+            raise E2EENotReady("set a sender key before publishing")
         if self._track is not None:
             raise NegotiationFailed("this endpoint already publishes a track")
         self._track = SFrameAudioTrack(
@@ -236,7 +237,7 @@ class MediaEndpoint:
         return self._track is not None and self._track.readyState == "live"
 
     @property
-    def receive_stats(self) -> E2eeReceiveStats:
+    def receive_stats(self) -> E2EEReceiveStats:
         """Live E2EE receive counters (no await needed; :meth:`stats` adds transport stats)."""
         return self._audio.stats
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from voxseal.errors import NotFound, VoxsealError
 
 __all__ = [
-    "E2eeNotReady",
+    "E2EENotReady",
     "MediaError",
     "NegotiationFailed",
     "NoReceiveSlot",
@@ -24,7 +24,7 @@ class MediaError(VoxsealError):
     reason = "media_error"
 
 
-class E2eeNotReady(MediaError):
+class E2EENotReady(MediaError):
     """Publishing was asked for before a sender key exists: we never send clear audio."""
 
     reason = "e2ee_not_ready"

@@ -16,7 +16,7 @@ fail ends in one line on stderr and a distinct exit status:
       gateway unreachable or untrusted, no publish grant for --play, media did not come up,
       removed from the room
  4    E2EE failed: an --expect-peer never got keys both ways within 15 s (or before the call
-      ended), a peer's sealed key was refused, frames failed authentication / replay checks,
+      ended), a participant's sealed key was refused, frames failed authentication / replay checks,
       or audio arrived that we could not decrypt at all
 ====  ======================================================================================
 
@@ -58,8 +58,9 @@ import numpy as np
 from voxseal.audio import FRAME_SAMPLES, SAMPLE_RATE, InvalidWav, PcmFramer, WavSource, WavWriter
 from voxseal.crypto.sframe import CipherSuite
 from voxseal.errors import InvalidInput, PermissionDenied, VoxsealError
-from voxseal.sdk.client import Audio, JoinRefused, RoomClient, RoomClosed, rtc_url
-from voxseal.sdk.e2ee import E2EEError
+from voxseal.sdk.client import E2EE_ERROR, Audio, JoinRefused, RoomClient, RoomClosed, rtc_url
+from voxseal.sdk.key_agreement import E2EEError
+from voxseal.signaling.protocol import MessageType
 from voxseal.signaling.tls import client_context
 
 __all__ = [
@@ -86,7 +87,7 @@ KEY_TIMEOUT: Final = 15.0
 TAIL: Final = 1.0
 #: joining (WSS + TLS + media negotiation) must finish within this
 JOIN_TIMEOUT: Final = 15.0
-#: frame-rejection reasons that mean tampering or a broken peer, not a benign race
+#: frame-rejection reasons that mean tampering or a broken participant, not a benign race
 _HOSTILE: Final = frozenset({"sframe_auth_failed", "sframe_replay", "sframe_malformed"})
 
 
@@ -336,12 +337,12 @@ class _Call:
         self.playback: Playback | None = None
         self.failures: list[CallFailed] = []
         self.stop = asyncio.Event()
-        self.peers_ready = asyncio.Event()
+        self.expected_ready = asyncio.Event()
         self._names: dict[str, str] = {}  # participant id → identity (kept after they leave)
         self._announced: set[str] = set()  # participant ids whose safety number we printed
         self._heard: set[str] = set()
         self._epoch = 0
-        self._peer_epochs: dict[str, Any] = {}
+        self._their_epochs: dict[str, Any] = {}
 
     # -- output ---------------------------------------------------------------------------
 
@@ -365,7 +366,7 @@ class _Call:
             self.recording.add(identity, pcm)
 
     def _check_keys(self) -> None:
-        """Print each peer's safety number once E2EE is up both ways; note our rekeys."""
+        """Print each participant's safety number once E2EE is up both ways; note our rekeys."""
         room = self.room
         assert room is not None
         for pid, p in list(room.participants.items()):
@@ -389,21 +390,21 @@ class _Call:
         self._check_keys()
         async for ev in room.events():
             kind = ev["type"]
-            if kind == "participant_joined":
+            if kind == MessageType.PARTICIPANT_JOINED:
                 p = ev["participant"]
                 self._names[p["id"]] = p["identity"]
                 self.say(f"+ {p['identity']} joined")
-            elif kind == "participant_left":
+            elif kind == MessageType.PARTICIPANT_LEFT:
                 who = self._names.get(ev["id"], ev["id"])
                 self.say(f"- {who} left")
-            elif kind == "e2ee_error":
+            elif kind == E2EE_ERROR:
                 who = self._names.get(ev.get("participant", ""), ev.get("participant", "?"))
                 self.say(f"! E2EE error with {who}: {ev.get('detail', '')}")
                 self.fail(EXIT_E2EE_FAILED, f"E2EE failed with {who}: {ev.get('detail', '')}")
-            elif kind == "key_epoch":
+            elif kind == MessageType.KEY_EPOCH:
                 pid, epoch = ev.get("id", ""), ev.get("epoch")
-                before = self._peer_epochs.get(pid)
-                self._peer_epochs[pid] = epoch
+                before = self._their_epochs.get(pid)
+                self._their_epochs[pid] = epoch
                 if before is not None and epoch != before:  # the first announcement is no news
                     self.say(f"{self._names.get(pid, pid)} rotated its key: epoch {epoch}")
             self._check_keys()
@@ -425,7 +426,7 @@ class _Call:
             return
         except RoomClosed:
             return  # _watch reports the disconnect
-        self.peers_ready.set()
+        self.expected_ready.set()
 
     async def _until_done(self) -> None:
         if self.duration is not None:
@@ -457,7 +458,7 @@ class _Call:
 
     async def _join(self, plan: _Plan) -> RoomClient | int:
         if plan.source is not None:
-            hold = self.peers_ready if self.expect else None
+            hold = self.expected_ready if self.expect else None
             self.playback = Playback(
                 plan.source, hold, lambda exc: self.fail(EXIT_BAD_INPUT, str(exc))
             )

@@ -4,12 +4,12 @@
         await room.wait_keyed("agent-1")           # E2EE established with that participant
         print(room.safety_number("agent-1").digits)
         frame = room.protect(opus_bytes)            # SFrame ciphertext for the media layer
-        pid, opus = room.unprotect(frame_from_peer)
+        pid, opus = room.unprotect(frame_from_them)
 
 Everything that can go wrong says so: a refused token or a full room raises
-:class:`JoinRefused` (with the server's reason and close code); a peer whose keys cannot be
-opened shows up as an ``e2ee_error`` event and :meth:`wait_keyed` fails — the client never
-falls back to clear media, and never hands ciphertext to a decoder as if it were audio.
+:class:`JoinRefused` (with the server's reason and close code); a participant whose keys
+cannot be opened shows up as an ``e2ee_error`` event and :meth:`wait_keyed` fails — the client
+never falls back to clear media, and never hands ciphertext to a decoder as if it were audio.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import json
 import logging
 import ssl
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -33,7 +33,31 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
 
 from voxseal.crypto import Identity, RekeyPolicy, SafetyNumber
 from voxseal.errors import PermissionDenied, VoxsealError
-from voxseal.sdk.e2ee import DEFAULT_SUITE, E2EEError, E2EESession, Outgoing
+from voxseal.sdk.key_agreement import DEFAULT_SUITE, E2EEError, KeyAgreement, Outgoing
+from voxseal.signaling.protocol import (
+    Answer,
+    Channel,
+    Close,
+    E2EECounters,
+    IdentityKey,
+    Join,
+    Joined,
+    KeyEpochAnnounced,
+    Leave,
+    MessageError,
+    MessageType,
+    Offer,
+    ParticipantJoined,
+    ParticipantLeft,
+    Refusal,
+    RelayData,
+    RelayedData,
+    RelayedE2EE,
+    Remove,
+    ReportStats,
+    decode,
+    parse_message,
+)
 from voxseal.signaling.tls import client_context
 
 if TYPE_CHECKING:
@@ -47,6 +71,10 @@ EVENT_QUEUE = 1000
 DATA_METADATA = b"voxseal/data/v1"
 #: report E2EE receive counters to the gateway every this many polls
 STATS_EVERY = 5
+#: the events of :meth:`RoomClient.events` that are the client's own, not gateway messages
+E2EE_KEY = "e2ee_key"  # a participant's sealed key was installed (from a relayed ``e2ee``)
+E2EE_ERROR = "e2ee_error"  # something a participant or the gateway sent was refused
+CLOSED = "closed"  # the connection is gone (ends :meth:`RoomClient.events`)
 
 
 class JoinRefused(VoxsealError):
@@ -81,7 +109,7 @@ def rtc_url(base: str) -> str:
 
 @dataclass
 class Audio:
-    """Media options: what to publish, how many peers to hear, where decoded audio goes.
+    """Media options: what to publish, how many participants to hear, where decoded audio goes.
 
     ``publish`` yields mono int16 PCM at 48 kHz (any chunk size); ``on_audio(identity, pcm)``
     gets 20 ms of decoded audio per remote participant — only ever from frames that decrypted.
@@ -93,13 +121,15 @@ class Audio:
 
 
 class RoomClient:
-    def __init__(self, ws: ClientConnection, session: E2EESession, joined: dict[str, Any]) -> None:
+    def __init__(
+        self, ws: ClientConnection, session: KeyAgreement, joined: Mapping[str, Any]
+    ) -> None:
         self._ws = ws
         self.session = session
         self.room: str = joined["room"]
         self.me: dict[str, Any] = joined["participant"]
         self.participants: dict[str, dict[str, Any]] = {p["id"]: p for p in joined["participants"]}
-        #: bounded: a chatty peer must not grow our memory; the oldest events go first
+        #: bounded: a chatty participant must not grow our memory; the oldest events go first
         self._events: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=EVENT_QUEUE)
         self._changed = asyncio.Condition()
         self.closed: RoomClosed | None = None
@@ -131,31 +161,23 @@ class RoomClient:
             ws = await asyncio.wait_for(connect(rtc_url(url), ssl=ctx, max_size=1 << 20), timeout)
         except (OSError, InvalidStatus, InvalidURI, TimeoutError) as exc:
             raise JoinRefused("unreachable", f"cannot open {rtc_url(url)}: {exc}") from exc
-        await ws.send(
-            json.dumps(
-                {
-                    "type": "join",
-                    "protocol": 1,
-                    "token": token,
-                    "identity_key": {
-                        "did": identity.did,
-                        "doc": base64.b64encode(identity.public.encode()).decode(),
-                    },
-                }
-            )
-        )
+        doc = base64.b64encode(identity.public.encode()).decode()
+        await ws.send(Join(token, IdentityKey(identity.did, doc)).encode())
         try:
-            joined = json.loads(await asyncio.wait_for(ws.recv(), timeout))
-            if joined.get("type") == "error":
+            joined = decode(await asyncio.wait_for(ws.recv(), timeout))
+            reply = parse_message(joined, Channel.ROOM_SERVER)
+            if isinstance(reply, Refusal):
                 code = None
                 with contextlib.suppress(ConnectionClosed, TimeoutError):
                     await asyncio.wait_for(ws.recv(), timeout)
                 code = ws.close_code
-                raise JoinRefused(joined.get("reason", "refused"), joined.get("detail", ""), code)
+                raise JoinRefused(reply.reason, reply.detail, code)
+            if not isinstance(reply, Joined):
+                raise MessageError(f"the gateway answered the join with {reply.type.value!r}")
         except ConnectionClosed as exc:
             code = exc.rcvd.code if exc.rcvd else None
             raise JoinRefused("closed", "the gateway closed the connection", code) from exc
-        session = E2EESession(identity, joined["room"], cipher_suite, policy or RekeyPolicy())
+        session = KeyAgreement(identity, joined["room"], cipher_suite, policy or RekeyPolicy())
         client = cls(ws, session, joined)
         if audio is not None:
             client._attach_media(audio)
@@ -198,8 +220,8 @@ class RoomClient:
             receiver=self.session.receiver,
         )
         self.session.on_sender = self.media.use_sender
-        self.session.on_peer_key = self.media.add_peer_key
-        self.session.on_peer_gone = self.media.remove_peer
+        self.session.on_participant_key = self.media.add_peer_key
+        self.session.on_participant_gone = self.media.remove_peer
 
     async def _negotiate(self, audio: Audio, timeout: float) -> None:
         assert self.media is not None
@@ -207,7 +229,7 @@ class RoomClient:
             self.media.publish(audio.publish)
         self._answer = asyncio.get_running_loop().create_future()
         offer = await self.media.create_offer()
-        await self._ws.send(json.dumps({"type": "offer", "sdp": offer}))
+        await self._ws.send(Offer(offer).encode())
         answer = await asyncio.wait_for(self._answer, timeout)
         await self.media.accept_answer(answer)
         await self.media.wait_connected(timeout)
@@ -265,7 +287,7 @@ class RoomClient:
         """Room events as they happen, until the connection closes."""
         while True:
             event = await self._events.get()
-            if event["type"] == "closed":
+            if event["type"] == CLOSED:
                 return
             yield event
 
@@ -275,7 +297,7 @@ class RoomClient:
                 event = await self._events.get()
                 if event["type"] == kind:
                     return event
-                if event["type"] == "closed":
+                if event["type"] == CLOSED:
                     raise self.closed or RoomClosed(None, "closed")
 
         return await asyncio.wait_for(wait(), timeout)
@@ -308,7 +330,7 @@ class RoomClient:
         payload = base64.b64encode(blob).decode()
         targets = [self.participant_id(to)] if to else list(self.participants)
         for pid in targets:
-            await self._ws.send(json.dumps({"type": "data", "to": pid, "payload": payload}))
+            await self._ws.send(RelayData(pid, payload).encode())
 
     async def rotate(self) -> None:
         """Start a new sender-key epoch now (e.g. on suspicion of compromise)."""
@@ -316,7 +338,7 @@ class RoomClient:
 
     async def remove(self, who: str) -> None:
         """Remove a participant (needs the join token's ``admin`` grant)."""
-        await self._ws.send(json.dumps({"type": "remove", "participant": self.participant_id(who)}))
+        await self._ws.send(Remove(self.participant_id(who)).encode())
 
     async def leave(self) -> None:
         still_open = self.closed is None  # the reader's exit below marks us closed
@@ -331,8 +353,8 @@ class RoomClient:
                 await self.media.close()
         if still_open:
             with contextlib.suppress(ConnectionClosed, OSError):
-                await self._ws.send(json.dumps({"type": "leave"}))
-            self.closed = RoomClosed(1000, "left")
+                await self._ws.send(Leave().encode())
+            self.closed = RoomClosed(Close.NORMAL, "left")
         with contextlib.suppress(Exception):
             await self._ws.close()
 
@@ -340,7 +362,7 @@ class RoomClient:
 
     async def _send_all(self, out: list[Outgoing]) -> None:
         for o in out:
-            await self._ws.send(json.dumps(o.message, separators=(",", ":")))
+            await self._ws.send(o.encode())
 
     async def _notify(self, event: dict[str, Any]) -> None:
         if self._events.full():
@@ -349,76 +371,72 @@ class RoomClient:
         async with self._changed:
             self._changed.notify_all()
 
+    async def _e2ee_error(self, participant: str, detail: str) -> None:
+        await self._notify({"type": E2EE_ERROR, "participant": participant, "detail": detail})
+
     async def _read(self) -> None:
         try:
             async for raw in self._ws:
                 try:
-                    msg = json.loads(raw)
-                    await self._dispatch(msg)
+                    await self._dispatch(decode(raw))
                 except ConnectionClosed:
                     raise
                 except Exception as exc:  # one hostile message must not end the session
                     log.warning(
                         "dropped a message the client could not handle: %s", type(exc).__name__
                     )
-                    await self._notify({"type": "e2ee_error", "detail": type(exc).__name__})
+                    await self._notify({"type": E2EE_ERROR, "detail": type(exc).__name__})
         except ConnectionClosed:
             pass
         finally:
             code = self._ws.close_code
             self.closed = self.closed or RoomClosed(code, self._ws.close_reason or "")
-            await self._notify({"type": "closed", "code": code})
+            await self._notify({"type": CLOSED, "code": code})
 
-    async def _dispatch(self, msg: dict[str, Any]) -> None:
-        kind = msg.get("type")
+    async def _dispatch(self, msg: Mapping[str, Any]) -> None:
+        """One gateway message; ``msg`` (the JSON object) becomes the event applications see."""
+        kind: str = msg["type"]
         now = time.time()
-        if kind == "participant_joined":
-            p = msg["participant"]
-            self.participants[p["id"]] = p
-            try:
-                await self._send_all(self.session.participant_joined(p, now=now))
-            except E2EEError as exc:
-                await self._notify(
-                    {"type": "e2ee_error", "participant": p["id"], "detail": str(exc)}
-                )
-        elif kind == "participant_left":
-            self.participants.pop(msg["id"], None)
-            await self._send_all(self.session.participant_left(msg["id"], now=now))
-        elif kind == "e2ee":
-            try:
-                self.session.received(msg["from"], msg.get("payload"), now=now)
-            except E2EEError as exc:
-                log.warning("refused a sealed key: %s", exc)
-                await self._notify(
-                    {"type": "e2ee_error", "participant": msg["from"], "detail": str(exc)}
-                )
+        match parse_message(msg, Channel.ROOM_SERVER):
+            case ParticipantJoined():
+                p = msg["participant"]
+                self.participants[p["id"]] = p
+                try:
+                    await self._send_all(self.session.participant_joined(p, now=now))
+                except E2EEError as exc:
+                    await self._e2ee_error(p["id"], str(exc))
+            case ParticipantLeft(participant_id):
+                self.participants.pop(participant_id, None)
+                await self._send_all(self.session.participant_left(participant_id, now=now))
+            case RelayedE2EE(sender, payload):
+                try:
+                    self.session.received(sender, payload, now=now)
+                except E2EEError as exc:
+                    log.warning("refused a sealed key: %s", exc)
+                    await self._e2ee_error(sender, str(exc))
+                    return
+                kind = E2EE_KEY
+            case Answer(sdp):
+                if self._answer is not None and not self._answer.done():
+                    self._answer.set_result(sdp)
+            case Refusal(reason, detail) if self._answer is not None and not self._answer.done():
+                self._answer.set_exception(JoinRefused(reason, detail))
+            case RelayedData(sender, payload):
+                try:
+                    pid, plain = self.session.unprotect(
+                        base64.b64decode(payload, validate=True), DATA_METADATA
+                    )
+                    data = json.loads(plain)
+                except (ValueError, VoxsealError) as exc:
+                    await self._e2ee_error(sender, str(exc))
+                    return
+                who = self.participants.get(pid, {}).get("identity", pid)
+                await self._notify({"type": MessageType.DATA.value, "from": who, "data": data})
                 return
-            kind = "e2ee_key"
-        elif kind == "answer":
-            if self._answer is not None and not self._answer.done():
-                self._answer.set_result(str(msg.get("sdp", "")))
-        elif kind == "error" and self._answer is not None and not self._answer.done():
-            self._answer.set_exception(
-                JoinRefused(msg.get("reason", "refused"), msg.get("detail", ""))
-            )
-        elif kind == "data":
-            try:
-                sender, plain = self.session.unprotect(
-                    base64.b64decode(msg.get("payload", ""), validate=True), DATA_METADATA
-                )
-                data = json.loads(plain)
-            except (ValueError, VoxsealError) as exc:
-                await self._notify(
-                    {"type": "e2ee_error", "participant": msg.get("from"), "detail": str(exc)}
-                )
-                return
-            who = self.participants.get(sender, {}).get("identity", sender)
-            await self._notify({"type": "data", "from": who, "data": data})
-            return
-        elif kind == "key_epoch":
-            p = self.participants.get(msg["id"])
-            if p is not None:
-                p["key_epoch"] = msg["epoch"]
+            case KeyEpochAnnounced(participant_id, epoch):
+                p = self.participants.get(participant_id)
+                if p is not None:
+                    p["key_epoch"] = epoch
         await self._notify({**msg, "type": kind})
 
     async def _tick(self) -> None:
@@ -437,13 +455,13 @@ class RoomClient:
         """Tell the gateway our E2EE receive counters: only receivers can see SFrame failures."""
         assert self.media is not None
         r = self.media.receive_stats
-        counters = {
-            "frames_received": r.frames_received,
-            "frames_decrypted": r.frames_decrypted,
-            "auth_failures": r.auth_failures,
-            "replays": r.replays,
-            "unknown_key": r.unknown_key,
-            "malformed": r.malformed,
-            "decode_errors": r.decode_errors,
-        }
-        await self._ws.send(json.dumps({"type": "stats", "e2ee": counters}))
+        counters = E2EECounters(
+            frames_received=r.frames_received,
+            frames_decrypted=r.frames_decrypted,
+            auth_failures=r.auth_failures,
+            replays=r.replays,
+            unknown_key=r.unknown_key,
+            malformed=r.malformed,
+            decode_errors=r.decode_errors,
+        )
+        await self._ws.send(ReportStats(counters).encode())

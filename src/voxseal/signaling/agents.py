@@ -3,14 +3,15 @@
 The WebSocket edge of :mod:`voxseal.signaling.dispatch`. A worker proves it is an ``agent``
 service account with an API key in its first message; it then receives ``dispatch`` messages
 carrying a room and a fresh, short-lived join token minted here, and reports ``accepted``,
-``rejected`` and ``ended``. The token is the only credential a worker ever gets for a room.
+``rejected`` and ``ended`` (the messages are :mod:`voxseal.signaling.protocol`'s). The token
+is the only credential a worker ever gets for a room.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -29,7 +30,26 @@ from voxseal.signaling.dispatch import (
     Job,
     JobState,
 )
-from voxseal.signaling.rtc import JOIN_TIMEOUT, MAX_MESSAGE, Close
+from voxseal.signaling.protocol import (
+    JOIN_TIMEOUT,
+    MAX_MESSAGE,
+    Accepted,
+    Channel,
+    Close,
+    Dispatch,
+    Ended,
+    MalformedMessage,
+    MessageError,
+    MessageType,
+    Ping,
+    Pong,
+    Refusal,
+    Register,
+    Registered,
+    Rejected,
+    decode,
+    parse_message,
+)
 
 log = logging.getLogger("voxseal.agents")
 
@@ -103,17 +123,11 @@ class AgentHub:
                 JoinGrants(publish=True, subscribe=True),
                 ttl=min(DISPATCH_TOKEN_TTL, self.gw.tokens.max_join_ttl),
             )
-            message = {
-                "type": "dispatch",
-                "job": a.job.id,
-                "room": a.job.room,
-                "subject_id": a.job.subject_id,
-                "token": issued.token,
-            }
+            message = Dispatch(a.job.id, a.job.room, a.job.subject_id, issued.token)
             ws = self.sockets.get(a.worker)
             try:
                 assert ws is not None
-                await ws.send_text(json.dumps(message))
+                await ws.send_text(message.encode())
             except Exception:
                 # the worker vanished between assignment and send: requeue elsewhere
                 await self.worker_gone(a.worker)
@@ -132,17 +146,14 @@ class AgentHub:
 router = APIRouter()
 
 
-async def _receive(ws: WebSocket) -> dict[str, Any]:
+async def _receive(ws: WebSocket) -> Mapping[str, Any]:
     message = await ws.receive()
     if message["type"] == "websocket.disconnect":
-        raise WebSocketDisconnect(message.get("code", 1000))
+        raise WebSocketDisconnect(message.get("code", Close.NORMAL))
     text = message.get("text")
     if text is None or len(text) > MAX_MESSAGE:
-        raise ValueError("only JSON text frames up to 64 KiB")
-    data = json.loads(text)
-    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
-        raise ValueError("a JSON object with a string 'type'")
-    return data
+        raise MalformedMessage("only JSON text frames up to 64 KiB")
+    return decode(text)
 
 
 @router.websocket("/v1/agents")
@@ -155,33 +166,37 @@ async def agents(ws: WebSocket) -> None:
     async def refuse(code: int, reason: str, detail: str) -> None:
         await hub.audit("agent.refused", Outcome.DENIED, source=source, reason=reason)
         try:
-            await ws.send_text(json.dumps({"type": "error", "reason": reason, "detail": detail}))
+            await ws.send_text(Refusal(reason, detail).encode())
             await ws.close(code=code, reason=reason)
         except Exception:
             log.debug("worker gone before its refusal")
 
     try:
         try:
-            first = await asyncio.wait_for(_receive(ws), JOIN_TIMEOUT)
-        except (ValueError, json.JSONDecodeError) as exc:
-            await refuse(Close.PROTOCOL_ERROR, "protocol_error", str(exc))
+            data = await asyncio.wait_for(_receive(ws), JOIN_TIMEOUT)
+        except MessageError as exc:
+            await refuse(Close.PROTOCOL_ERROR, MessageError.reason, str(exc))
             return
         except TimeoutError:
             await refuse(Close.JOIN_TIMEOUT, "register_timeout", "no register message in time")
             return
-        if first["type"] != "register":
-            await refuse(Close.PROTOCOL_ERROR, "protocol_error", "first message must be 'register'")
+        if data["type"] != MessageType.REGISTER:
+            await refuse(
+                Close.PROTOCOL_ERROR, MessageError.reason, "first message must be 'register'"
+            )
             return
         try:
+            first = parse_message(data, Channel.AGENT_WORKER)
+            assert isinstance(first, Register)
             principal = await run_in_threadpool(
-                hub.gw.authenticator.authenticate_api_key, str(first.get("api_key", "")), source
+                hub.gw.authenticator.authenticate_api_key, first.api_key, source
             )
             if Role.AGENT not in principal.roles:
                 raise PermissionDenied(
                     "only agent service accounts may register", reason="not_an_agent"
                 )
             worker = hub.board.register(
-                principal.name, first.get("name", principal.name), first.get("capacity", 1)
+                principal.name, first.name or principal.name, first.capacity
             )
         except AuthError as exc:
             await refuse(Close.UNAUTHENTICATED, exc.reason, str(exc))
@@ -194,7 +209,7 @@ async def agents(ws: WebSocket) -> None:
             )
             return
         hub.sockets[worker.id] = ws
-        await ws.send_text(json.dumps({"type": "registered", "worker": worker.id}))
+        await ws.send_text(Registered(worker.id).encode())
         await hub.audit(
             "agent.register",
             actor=principal.name,
@@ -205,46 +220,40 @@ async def agents(ws: WebSocket) -> None:
         await hub.send(hub.board._assign_pending())  # jobs that waited for a worker
         while True:
             try:
-                msg = await _receive(ws)
-            except (ValueError, json.JSONDecodeError) as exc:
-                await refuse(Close.PROTOCOL_ERROR, "protocol_error", str(exc))
+                data = await _receive(ws)
+            except MessageError as exc:
+                await refuse(Close.PROTOCOL_ERROR, MessageError.reason, str(exc))
                 return
-            kind = msg["type"]
             try:
-                if kind == "accepted":
-                    job = hub.board.accepted(worker.id, msg.get("job"))
-                    await hub.audit(
-                        "agent.job",
-                        actor=worker.principal,
-                        target=job.room,
-                        job=job.id,
-                        state="running",
-                    )
-                elif kind == "rejected":
-                    await hub.send(hub.board.rejected(worker.id, msg.get("job")))
-                elif kind == "ended":
-                    job, more = hub.board.ended(
-                        worker.id, msg.get("job"), msg.get("reason", "ended")
-                    )
-                    await hub.audit(
-                        "agent.job",
-                        actor=worker.principal,
-                        target=job.room,
-                        job=job.id,
-                        state="ended",
-                        reason=job.end_reason,
-                    )
-                    await hub.send(more)
-                elif kind == "ping":
-                    await ws.send_text(json.dumps({"type": "pong"}))
-                else:
-                    raise VoxsealError(
-                        f"unknown message type {kind[:32]!r}", reason="protocol_error"
-                    )
-            except VoxsealError as exc:
-                await ws.send_text(
-                    json.dumps({"type": "error", "reason": exc.reason, "detail": str(exc)})
-                )
+                match parse_message(data, Channel.AGENT_WORKER):
+                    case Accepted(job_id):
+                        job = hub.board.accepted(worker.id, job_id)
+                        await hub.audit(
+                            "agent.job",
+                            actor=worker.principal,
+                            target=job.room,
+                            job=job.id,
+                            state="running",
+                        )
+                    case Rejected(job_id):
+                        await hub.send(hub.board.rejected(worker.id, job_id))
+                    case Ended(job_id, reason):
+                        job, more = hub.board.ended(worker.id, job_id, reason)
+                        await hub.audit(
+                            "agent.job",
+                            actor=worker.principal,
+                            target=job.room,
+                            job=job.id,
+                            state="ended",
+                            reason=job.end_reason,
+                        )
+                        await hub.send(more)
+                    case Ping(t):
+                        await ws.send_text(Pong(t).encode())
+                    case Register():
+                        raise MessageError(f"unknown message type {data['type'][:32]!r}")
+            except VoxsealError as exc:  # unknown or malformed: refused, the session goes on
+                await ws.send_text(Refusal(exc.reason, str(exc)).encode())
     except WebSocketDisconnect:
         pass
     except Exception:

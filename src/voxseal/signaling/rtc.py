@@ -3,9 +3,10 @@
 The WebSocket edge of :mod:`voxseal.media.rooms`. A connection is admitted only with a valid
 join token (in the first ``join`` message, or ``?token=`` for clients that cannot send one
 first); from then on every message is checked against the participant's room and grants, and
-E2EE payloads are relayed between participants of the same room as opaque strings. Refusals
-are typed: a non-fatal one is an ``error`` message, a fatal one a close code (below), and both
-are audit events. Nothing in a message ever reaches a log or the audit log except ids.
+E2EE payloads are relayed between participants of the same room as opaque strings. The
+messages and close codes are :mod:`voxseal.signaling.protocol`'s. Refusals are typed: a
+non-fatal one is an ``error`` message, a fatal one a close code, and both are audit events.
+Nothing in a message ever reaches a log or the audit log except ids.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import json
 import logging
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -31,42 +32,47 @@ from voxseal.media.peer import offered_directions
 from voxseal.media.pool import PooledSfu as Sfu
 from voxseal.media.rooms import Delivery, Grants, LeaveReason, Participant, RoomRegistry
 from voxseal.signaling.headers import correlation_id
+from voxseal.signaling.protocol import (
+    JOIN_TIMEOUT,
+    MAX_MESSAGE,
+    AnnounceKeyEpoch,
+    Answer,
+    Channel,
+    Close,
+    E2EECounters,
+    InvalidField,
+    Join,
+    Leave,
+    MessageError,
+    MessageType,
+    Offer,
+    Ping,
+    Pong,
+    Refusal,
+    RelayData,
+    RelayE2EE,
+    Remove,
+    ReportStats,
+    decode,
+    parse_message,
+)
 
 log = logging.getLogger("voxseal.rtc")
 
-PROTOCOL_VERSION = 1
-#: seconds a new connection has to send its ``join``
-JOIN_TIMEOUT = 10.0
-#: one text frame, at most (uvicorn's ws_max_size bounds the transport at 1 MiB)
-MAX_MESSAGE = 64 * 1024
 #: messages per second per connection, with a burst of the same size
 RATE_PER_SECOND = 50.0
 
 
-class Close:
-    """WebSocket close codes (4000–4999 are the application's)."""
+class FrameRefused(MessageError):
+    """A frame this edge does not take (binary, too large, too many): fatal, with its code."""
 
-    NORMAL = 1000
-    GOING_AWAY = 1001
-    UNSUPPORTED_DATA = 1003
-    INTERNAL_ERROR = 1011
-    PROTOCOL_ERROR = 4400  # malformed JSON, wrong first message, unsupported version
-    UNAUTHENTICATED = 4401  # join token missing, invalid, expired or revoked
-    FORBIDDEN = 4403  # token valid but not for this (room, identity)
-    JOIN_TIMEOUT = 4408
-    REPLACED = 4409  # the same identity joined again elsewhere
-    REMOVED = 4410  # a room admin removed this participant
-    TOO_LARGE = 4413
-    RATE_LIMITED = 4429
-    ROOM_FULL = 4503
-
-
-class ProtocolError(VoxsealError):
-    reason = "protocol_error"
-
-    def __init__(self, message: str, code: int = Close.PROTOCOL_ERROR) -> None:
+    def __init__(self, message: str, code: Close) -> None:
         self.code = code
         super().__init__(message)
+
+
+def _close_code(exc: MessageError) -> Close:
+    return exc.code if isinstance(exc, FrameRefused) else Close.PROTOCOL_ERROR
 
 
 @dataclass
@@ -89,18 +95,6 @@ class TokenBucket:
         return True
 
 
-#: the E2EE receive counters an endpoint may report (it alone can see SFrame failures)
-REPORTED_COUNTERS = (
-    "frames_received",
-    "frames_decrypted",
-    "auth_failures",
-    "replays",
-    "unknown_key",
-    "malformed",
-    "decode_errors",
-)
-
-
 @dataclass
 class SessionStats:
     """What signaling knows of a session, plus the endpoint's own E2EE receive counters.
@@ -115,16 +109,8 @@ class SessionStats:
     key_epochs: int = 0
     reported: dict[str, int] = field(default_factory=dict)
 
-    def report(self, counters: Any) -> None:
-        if not isinstance(counters, dict):
-            raise InvalidInput("stats.e2ee must be an object of counters", reason="bad_message")
-        clean = {}
-        for name in REPORTED_COUNTERS:
-            value = counters.get(name, 0)
-            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**53:
-                raise InvalidInput(f"stats.e2ee.{name} must be a count", reason="bad_message")
-            clean[name] = value
-        self.reported = clean
+    def report(self, counters: E2EECounters) -> None:
+        self.reported = asdict(counters)
 
 
 @dataclass(frozen=True)
@@ -218,9 +204,9 @@ class RtcHub:
 
     # -- media --------------------------------------------------------------------------
 
-    async def media_offer(self, me: Participant, sdp: Any) -> str:
+    async def media_offer(self, me: Participant, sdp: str) -> str:
         """Terminate ``me``'s DTLS-SRTP session at the room's SFU and wire it per grants."""
-        if not isinstance(sdp, str) or not sdp or len(sdp) > MAX_MESSAGE:
+        if not sdp or len(sdp) > MAX_MESSAGE:
             raise InvalidInput("offer.sdp must be an SDP string", reason="bad_message")
         sfu = self.sfus.get(me.room)
         if sfu is not None and me.id in sfu.participants:
@@ -250,14 +236,8 @@ class RtcHub:
                     try:
                         sfu.subscribe(sub.id, pub.id)
                     except NoReceiveSlot as exc:
-                        await self.deliver(
-                            [
-                                Delivery(
-                                    sub.id,
-                                    {"type": "error", "reason": exc.reason, "detail": str(exc)},
-                                )
-                            ]
-                        )
+                        refusal = Refusal(exc.reason, str(exc))
+                        await self.deliver([Delivery(sub.id, refusal.to_json())])
 
     async def media_leave(self, participant: Participant) -> None:
         """Best effort: a lost SFU worker must not keep a participant in the room."""
@@ -315,28 +295,24 @@ def _hub(ws: WebSocket) -> RtcHub:
     return ws.app.state.rtc  # type: ignore[no-any-return]
 
 
-async def _receive(ws: WebSocket, bucket: TokenBucket) -> dict[str, Any]:
+async def _receive(ws: WebSocket, bucket: TokenBucket) -> Mapping[str, Any]:
+    """The next frame as a JSON object with a string ``type`` (not yet parsed: the caller
+    decides what it may be)."""
     message = await ws.receive()
     if message["type"] == "websocket.disconnect":
-        raise WebSocketDisconnect(message.get("code", 1000))
+        raise WebSocketDisconnect(message.get("code", Close.NORMAL))
     text = message.get("text")
     if text is None:
-        raise ProtocolError("only JSON text frames are accepted", Close.UNSUPPORTED_DATA)
+        raise FrameRefused("only JSON text frames are accepted", Close.UNSUPPORTED_DATA)
     if len(text) > MAX_MESSAGE:
-        raise ProtocolError(f"message larger than {MAX_MESSAGE} bytes", Close.TOO_LARGE)
+        raise FrameRefused(f"message larger than {MAX_MESSAGE} bytes", Close.TOO_LARGE)
     if not bucket.take():
-        raise ProtocolError("too many messages", Close.RATE_LIMITED)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
-        raise ProtocolError("message is not JSON") from None
-    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
-        raise ProtocolError("message must be a JSON object with a string 'type'")
-    return data
+        raise FrameRefused("too many messages", Close.RATE_LIMITED)
+    return decode(text)
 
 
-def _claims(hub: RtcHub, token: Any) -> JoinClaims:
-    if not isinstance(token, str) or not token:
+def _claims(hub: RtcHub, token: str | None) -> JoinClaims:
+    if not token:
         raise TokenError("a join token is required", reason="missing_token")
     return hub.gw.tokens.verify_join(token)
 
@@ -375,34 +351,32 @@ async def _session(ws: WebSocket) -> None:
             **audit,
         )
         try:
-            await ws.send_text(json.dumps({"type": "error", "reason": reason, "detail": detail}))
+            await ws.send_text(Refusal(reason, detail).encode())
             await ws.close(code=code, reason=reason[:120])
         except Exception:
             log.debug("peer gone before the refusal reached it")
 
     # -- admission -------------------------------------------------------------------------
     try:
-        first = await asyncio.wait_for(_receive(ws, bucket), JOIN_TIMEOUT)
-        if first["type"] != "join":
-            raise ProtocolError("the first message must be 'join'")
-        if first.get("protocol", PROTOCOL_VERSION) != PROTOCOL_VERSION:
-            raise ProtocolError(
-                f"unsupported protocol version; this server speaks {PROTOCOL_VERSION}"
-            )
+        data = await asyncio.wait_for(_receive(ws, bucket), JOIN_TIMEOUT)
+        if data["type"] != MessageType.JOIN:
+            raise MessageError("the first message must be 'join'")
+        first = parse_message(data, Channel.ROOM_CLIENT)
+        assert isinstance(first, Join)
         try:
-            claims = _claims(hub, first.get("token") or ws.query_params.get("token"))
+            claims = _claims(hub, first.token or ws.query_params.get("token"))
         except TokenError as exc:
             await refuse(Close.UNAUTHENTICATED, exc.reason, str(exc))
             return
-        key = first.get("identity_key") or {}
+        key = first.identity_key
         g = claims.grants
         try:
             me, deliveries, replaced = hub.rooms.join(
                 claims.room,
                 claims.identity,
                 Grants(g.publish, g.subscribe, g.admin),
-                key.get("did") if isinstance(key, dict) else None,
-                key.get("doc") if isinstance(key, dict) else None,
+                key.did if key else None,
+                key.doc if key else None,
                 now=time.time(),
             )
         except VoxsealError as exc:
@@ -412,8 +386,8 @@ async def _session(ws: WebSocket) -> None:
     except TimeoutError:
         await refuse(Close.JOIN_TIMEOUT, "join_timeout", "no join message in time")
         return
-    except ProtocolError as exc:
-        await refuse(exc.code, exc.reason, str(exc))
+    except MessageError as exc:  # before admission every message fault is fatal
+        await refuse(_close_code(exc), MessageError.reason, str(exc))
         return
     except WebSocketDisconnect:
         return
@@ -446,69 +420,73 @@ async def _session(ws: WebSocket) -> None:
     # -- the session -----------------------------------------------------------------------
     reason = LeaveReason.DISCONNECTED
     stats = hub.stats[me.id]
+
+    async def refused(exc: VoxsealError, kind: str) -> None:
+        """A message refused, not fatal: an ``error`` reply and an audit event."""
+        stats.refused += 1
+        await hub.audit(
+            "rtc.refused",
+            Outcome.DENIED,
+            actor=me.identity,
+            target=me.room,
+            source=source,
+            correlation_id=rid,
+            reason=exc.reason,
+            message=kind[:32],
+        )
+        await ws.send_text(Refusal(exc.reason, str(exc)).encode())
+
     try:
         while hub.sockets.get(me.id) is ws:
             try:
-                msg = await _receive(ws, bucket)
-            except ProtocolError as exc:
-                await refuse(exc.code, exc.reason, str(exc))
+                data = await _receive(ws, bucket)
+            except MessageError as exc:
+                await refuse(_close_code(exc), exc.reason, str(exc))
                 return
             stats.messages_in += 1
-            kind = msg["type"]
+            kind: str = data["type"]
             try:
-                if kind in ("e2ee", "data"):
-                    await hub.deliver(
-                        [hub.rooms.relay_e2ee(me.id, msg.get("to"), msg.get("payload"), kind)]
-                    )
-                    stats.e2ee_relayed += 1
-                elif kind == "key_epoch":
-                    deliveries = hub.rooms.announce_epoch(me.id, msg.get("epoch"))
-                    stats.key_epochs += 1
-                    await hub.deliver(deliveries)
-                    await hub.audit(
-                        "rtc.rekey", actor=me.identity, target=me.room, epoch=me.key_epoch
-                    )
-                elif kind == "remove":
-                    victim, deliveries = hub.rooms.remove(me.id, msg.get("participant"))
-                    await hub.remove(victim, deliveries, by=me.identity)
-                elif kind == "offer":
-                    answer = await hub.media_offer(me, msg.get("sdp"))
-                    await ws.send_text(json.dumps({"type": "answer", "sdp": answer}))
-                    await hub.audit(
-                        "rtc.media",
-                        actor=me.identity,
-                        target=me.room,
-                        participant=me.id,
-                        publish=me.grants.publish,
-                        subscribe=me.grants.subscribe,
-                    )
-                elif kind == "stats":
-                    stats.report(msg.get("e2ee"))
-                elif kind == "ping":
-                    await ws.send_text(json.dumps({"type": "pong", "t": msg.get("t")}))
-                elif kind == "leave":
-                    reason = LeaveReason.LEFT
-                    return
-                else:
-                    raise ProtocolError(f"unknown message type {kind[:32]!r}")
-            except ProtocolError as exc:
-                await refuse(exc.code, exc.reason, str(exc))
+                match parse_message(data, Channel.ROOM_CLIENT):
+                    case RelayE2EE(to, payload) | RelayData(to, payload):
+                        await hub.deliver([hub.rooms.relay_e2ee(me.id, to, payload, kind)])
+                        stats.e2ee_relayed += 1
+                    case AnnounceKeyEpoch(epoch):
+                        deliveries = hub.rooms.announce_epoch(me.id, epoch)
+                        stats.key_epochs += 1
+                        await hub.deliver(deliveries)
+                        await hub.audit(
+                            "rtc.rekey", actor=me.identity, target=me.room, epoch=me.key_epoch
+                        )
+                    case Remove(participant_id):
+                        victim, deliveries = hub.rooms.remove(me.id, participant_id)
+                        await hub.remove(victim, deliveries, by=me.identity)
+                    case Offer(sdp):
+                        answer = await hub.media_offer(me, sdp)
+                        await ws.send_text(Answer(answer).encode())
+                        await hub.audit(
+                            "rtc.media",
+                            actor=me.identity,
+                            target=me.room,
+                            participant=me.id,
+                            publish=me.grants.publish,
+                            subscribe=me.grants.subscribe,
+                        )
+                    case ReportStats(counters):
+                        stats.report(counters)
+                    case Ping(t):
+                        await ws.send_text(Pong(t).encode())
+                    case Leave():
+                        reason = LeaveReason.LEFT
+                        return
+                    case Join():
+                        raise MessageError(f"unknown message type {kind[:32]!r}")
+            except InvalidField as exc:  # a wrong field: refused, the session goes on
+                await refused(exc, kind)
+            except MessageError as exc:
+                await refuse(_close_code(exc), exc.reason, str(exc))
                 return
             except VoxsealError as exc:
-                stats.refused += 1
-                await hub.audit(
-                    "rtc.refused",
-                    Outcome.DENIED,
-                    actor=me.identity,
-                    target=me.room,
-                    source=source,
-                    correlation_id=rid,
-                    reason=exc.reason,
-                    message=kind[:32],
-                )
-                await ws.send_text(
-                    json.dumps({"type": "error", "reason": exc.reason, "detail": str(exc)})
-                )
+                await refused(exc, kind)
     except WebSocketDisconnect:
         pass
     finally:

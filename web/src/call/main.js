@@ -5,13 +5,14 @@
 //    insertable streams) the page refuses to start: it could not encrypt frames.
 // 2. The SFrame transforms are attached to the sender and every receiver BEFORE the offer is
 //    made, so no frame is ever sent or decoded outside them; the worker drops outgoing frames
-//    until the E2EESession has handed it a sender key.
+//    until the KeyAgreement has handed it a sender key.
 // 3. Keys are agreed with each participant exactly as the Python SDK does (web/src/e2ee is its
 //    port): sealed sender-key bundles relayed opaquely by the gateway over wss://…/v1/rtc.
-// The page then shows what it can prove: whether E2EE is on and why, a safety number per peer
+// The page then shows what it can prove: whether E2EE is on and why, a safety number per participant
 // to compare out of band, the agent's redacted transcript (E2EE data messages) and link quality.
 
-import { E2EESession, Identity } from "../e2ee/index.js";
+import { KeyAgreement, Identity } from "../crypto/index.js";
+import { Close, MessageType, PROTOCOL_VERSION } from "../protocol.js";
 import { connectionQuality, lossPercent } from "./quality.js";
 import { $, clearProblems, e2ee, element, ms, problem, setText, show } from "./ui.js";
 
@@ -22,18 +23,27 @@ const REPORT_EVERY = 5; // polls between E2EE counter reports to the gateway
 const TRANSCRIPT_MAX = 500;
 
 const CLOSE_REASONS = {
-  1000: "the call ended",
-  1001: "the gateway is shutting down",
-  1011: "the gateway had an internal error",
-  4400: "protocol error",
-  4401: "the join token is missing, invalid, expired or revoked",
-  4408: "the gateway did not get our join in time",
-  4409: "this identity joined again from somewhere else",
-  4410: "a room admin removed you from the call",
-  4413: "a message was too large",
-  4429: "too many messages",
-  4503: "the room is full",
+  [Close.NORMAL]: "the call ended",
+  [Close.GOING_AWAY]: "the gateway is shutting down",
+  [Close.INTERNAL_ERROR]: "the gateway had an internal error",
+  [Close.PROTOCOL_ERROR]: "protocol error",
+  [Close.UNAUTHENTICATED]: "the join token is missing, invalid, expired or revoked",
+  [Close.JOIN_TIMEOUT]: "the gateway did not get our join in time",
+  [Close.REPLACED]: "this identity joined again from somewhere else",
+  [Close.REMOVED]: "a room admin removed you from the call",
+  [Close.TOO_LARGE]: "a message was too large",
+  [Close.RATE_LIMITED]: "too many messages",
+  [Close.ROOM_FULL]: "the room is full",
 };
+
+/** Gateway messages the E2EE session handles (key agreement and data messages). */
+const SESSION_MESSAGES = [
+  MessageType.PARTICIPANT_JOINED,
+  MessageType.PARTICIPANT_LEFT,
+  MessageType.E2EE,
+  MessageType.DATA,
+  MessageType.KEY_EPOCH,
+];
 
 const root = $("call");
 const demoMode = root.dataset.demo === "true";
@@ -129,8 +139,8 @@ class Call {
     this.ws.addEventListener("open", () => {
       this.ws.send(
         JSON.stringify({
-          type: "join",
-          protocol: 1,
+          type: MessageType.JOIN,
+          protocol: PROTOCOL_VERSION,
           token: this.token,
           identity_key: this.identity.joinKey(),
         }),
@@ -158,33 +168,33 @@ class Call {
   async onMessage(raw) {
     const msg = JSON.parse(raw);
     if (!this.joined) {
-      if (msg.type === "joined") return this.onJoined(msg);
-      if (msg.type === "error") {
+      if (msg.type === MessageType.JOINED) return this.onJoined(msg);
+      if (msg.type === MessageType.ERROR) {
         this.refusedJoin = `${msg.detail || msg.reason} (${msg.reason})`;
         return;
       }
       return;
     }
     switch (msg.type) {
-      case "participant_joined":
+      case MessageType.PARTICIPANT_JOINED:
         this.participants.set(msg.participant.id, msg.participant);
         break;
-      case "participant_left":
+      case MessageType.PARTICIPANT_LEFT:
         this.participants.delete(msg.id);
         this.safety.delete(msg.id);
         break;
-      case "answer":
+      case MessageType.ANSWER:
         await this.pc.setRemoteDescription({ type: "answer", sdp: String(msg.sdp || "") });
         return this.render();
-      case "error":
+      case MessageType.ERROR:
         problem(`The gateway refused a message: ${msg.detail || ""} (${msg.reason})`);
         return;
-      case "pong":
+      case MessageType.PONG:
         return;
       default:
         break;
     }
-    if (["participant_joined", "participant_left", "e2ee", "data", "key_epoch"].includes(msg.type)) {
+    if (SESSION_MESSAGES.includes(msg.type)) {
       const { out, event } = await this.session.handle(msg, { now: now() });
       this.send(out || []);
       if (event) this.onSessionEvent(event);
@@ -200,7 +210,7 @@ class Call {
     setText("connection", "joined; setting up encrypted media…");
     // the worker holds our sender key and is the only place that encrypts with it: one
     // counter per key, so AES-GCM nonces can never repeat between page and worker
-    this.session = new E2EESession({
+    this.session = new KeyAgreement({
       identity: this.identity,
       room: joined.room,
       senderInWorker: true,
@@ -248,7 +258,7 @@ class Call {
       problem(`The gateway did not admit you: ${why}${detail}.`);
     } else if (!this.ended) {
       setText("connection", `disconnected: ${why}`);
-      if (e.code !== 1000) problem(`The call was cut off: ${why}.`);
+      if (e.code !== Close.NORMAL) problem(`The call was cut off: ${why}.`);
     }
     this.stop();
   }
@@ -321,7 +331,7 @@ class Call {
         setTimeout(resolve, 5000); // send what we have; host candidates come first
       });
     }
-    this.send([{ type: "offer", sdp: this.pc.localDescription.sdp }]);
+    this.send([{ type: MessageType.OFFER, sdp: this.pc.localDescription.sdp }]);
   }
 
   onWorkerMessage(data) {
@@ -353,7 +363,7 @@ class Call {
     if (!r) return;
     this.send([
       {
-        type: "stats",
+        type: MessageType.STATS,
         e2ee: {
           frames_received: r.frames,
           frames_decrypted: r.decrypted,
@@ -414,7 +424,7 @@ class Call {
     if (!this.session) return ["off", "joining…"];
     const st = this.session.state();
     if (st.reason === "failed") return ["failed", st.detail || "end-to-end encryption failed"];
-    const peers = Object.entries(st.peers);
+    const others = Object.entries(st.participants);
     const ws = this.workerStats;
     if (!ws || ws.transforms.receive + ws.transforms.send === 0) {
       return ["off", "the encryption worker is not running yet: nothing is sent or played"];
@@ -425,12 +435,12 @@ class Call {
     if (this.me.grants.includes("publish") && this.mic && !ws.send.kid) {
       return ["off", "no sender key yet: your audio is held back, never sent in clear"];
     }
-    if (!peers.length) return ["off", "you are alone in the room: waiting for someone to join"];
-    const waiting = peers.filter(([, p]) => !p.keyed).map(([who]) => who);
+    if (!others.length) return ["off", "you are alone in the room: waiting for someone to join"];
+    const waiting = others.filter(([, p]) => !p.keyed).map(([who]) => who);
     if (waiting.length) {
       return ["off", `waiting for keys with ${waiting.join(", ")}: their audio cannot be played yet`];
     }
-    const names = peers.map(([who]) => who).join(", ");
+    const names = others.map(([who]) => who).join(", ");
     return [
       "on",
       `SFrame (AES-128-GCM) in this browser, ${this.support.api}; keys agreed with ${names} ` +
@@ -447,7 +457,7 @@ class Call {
     const st = this.session.state();
     const items = [];
     for (const [id, p] of this.participants) {
-      const info = st.peers[p.identity] || {};
+      const info = st.participants[p.identity] || {};
       const li = element("li");
       li.dataset.participant = id;
       li.append(element("strong", p.identity, "peer-name"), " ");
@@ -498,8 +508,8 @@ class Call {
 
   hangUp() {
     this.ended = true;
-    this.send([{ type: "leave" }]);
-    if (this.ws) this.ws.close(1000);
+    this.send([{ type: MessageType.LEAVE }]);
+    if (this.ws) this.ws.close(Close.NORMAL);
     setText("connection", this.fatal ? "ended: end-to-end encryption failed" : "you left the call");
     this.stop();
   }

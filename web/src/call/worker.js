@@ -1,21 +1,21 @@
 // The media worker: SFrame on every encoded audio frame, in both directions.
 //
-// The page hands the worker key updates from its E2EESession (`{keys: update}` messages) and
+// The page hands the worker key updates from its KeyAgreement (`{keys: update}` messages) and
 // the encoded-frame streams, either through RTCRtpScriptTransform (`rtctransform` events, the
 // standard) or, where Chromium only offers encoded insertable streams, as transferred
 // `{stream: {readable, writable, side}}` messages. Either way the same pumps run:
 //
 // * send: the whole Opus frame is SFrame-protected with empty metadata, as the Python SDK and
-//   agent do (voxseal.media.e2ee: the SFU rewrites RTP headers, so nothing there can be bound).
+//   agent do (voxseal.media.sframe_tracks: the SFU rewrites RTP headers, so nothing there can be bound).
 //   Without a sender key the frame is DROPPED: audio never leaves this browser in clear.
-// * receive: the frame is unprotected with the sending peer's key; a frame that does not
+// * receive: the frame is unprotected with the sending participant's key; a frame that does not
 //   authenticate (forged, replayed, unknown key, not SFrame) is dropped and counted, never
 //   handed to the decoder as if it were audio.
 //
 // Counters go back to the page once a second (`{stats}`): the page shows them and reports the
 // receive side to the gateway (only receivers can see SFrame failures).
 
-import { WorkerKeys } from "../e2ee/worker.js";
+import { WorkerKeys } from "../crypto/worker_keys.js";
 
 const keys = new WorkerKeys();
 // key updates apply in order, and every frame waits for the updates posted before it

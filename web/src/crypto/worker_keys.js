@@ -1,6 +1,6 @@
 // The media side of the keys, for an RTCRtpScriptTransform worker (or any other thread).
 //
-// E2EESession (on the page) reports key changes as plain objects; a WorkerKeys in the worker
+// KeyAgreement (on the page) reports key changes as plain objects; a WorkerKeys in the worker
 // applies them to its own SFrameSender / SFrameReceiver. Nothing here falls back to clear
 // media: with no sender key `protect` throws UnknownKey and the caller drops the frame, and a
 // frame that does not authenticate throws (counted in `stats`), never passing ciphertext on.
@@ -33,7 +33,7 @@ export class WorkerKeys {
     return this.receiver;
   }
 
-  /** Apply one update from E2EESession.onKeyUpdate (or an array from keySnapshot()), in order. */
+  /** Apply one update from KeyAgreement.onKeyUpdate (or an array from keySnapshot()), in order. */
   apply(update) {
     const run = this._queue.then(() => (Array.isArray(update) ? this.#applyAll(update) : this.#apply(update)));
     this._queue = run.catch(() => {});
@@ -75,7 +75,7 @@ export class WorkerKeys {
 
   /**
    * A JSON data message sealed with the same sender (and counter) as the media, as the
-   * `payload` of `{type:"data", to, payload}` (what E2EESession.sealData does without a worker).
+   * `payload` of `{type:"data", to, payload}` (what KeyAgreement.sealData does without a worker).
    */
   async sealData(message) {
     return b64encode(await this.protect(te.encode(JSON.stringify(message)), DATA_METADATA));

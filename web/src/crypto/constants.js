@@ -1,4 +1,4 @@
-// Protocol constants shared by the page side (session.js) and the worker side (worker.js),
+// Protocol constants shared by the page side (key_agreement.js) and the worker side (worker_keys.js),
 // kept apart so a worker bundle does not pull in HPKE and the signature schemes.
 import { te } from "./bytes.js";
 

@@ -44,8 +44,8 @@ from voxseal.media.audio import TIME_BASE, OpusFrameDecoder, OpusFrameEncoder
 
 __all__ = [
     "AudioCallback",
-    "E2eeReceiveStats",
-    "E2eeSendStats",
+    "E2EEReceiveStats",
+    "E2EESendStats",
     "FrameRejected",
     "RejectCallback",
     "SFrameAudioReceiver",
@@ -72,7 +72,7 @@ RejectCallback = Callable[[FrameRejected], None]
 
 
 @dataclass
-class E2eeSendStats:
+class E2EESendStats:
     kid: int | None = None
     frames_sent: int = 0
     bytes_sent: int = 0
@@ -81,7 +81,7 @@ class E2eeSendStats:
 
 
 @dataclass
-class E2eeReceiveStats:
+class E2EEReceiveStats:
     frames_received: int = 0
     bytes_received: int = 0
     frames_decrypted: int = 0
@@ -129,7 +129,7 @@ class SFrameAudioTrack(MediaStreamTrack):
         self._exhausted = False
         #: test/diagnostic hook: sees each clear Opus frame before protection (never logged)
         self._on_encoded = on_encoded
-        self.stats = E2eeSendStats(kid=sender.kid, key_epochs=1)
+        self.stats = E2EESendStats(kid=sender.kid, key_epochs=1)
 
     def set_sender(self, sender: sframe.Sender) -> None:
         """Switch to a new sender key (rekey); takes effect on the next frame."""
@@ -202,7 +202,7 @@ class SFrameAudioReceiver:
         self._decoders: dict[str, OpusFrameDecoder] = {}
         self.on_audio = on_audio
         self.on_rejected = on_rejected
-        self.stats = E2eeReceiveStats()
+        self.stats = E2EEReceiveStats()
 
     def add_key(self, participant_id: str, kid: int, base_key: bytes) -> None:
         """Install a peer's sender key; frames under ``kid`` are attributed to that participant."""

@@ -1,12 +1,12 @@
 // The end-to-end key agreement of one participant in one room, sans-I/O: a port of
-// voxseal.sdk.e2ee.E2EESession exchanging exactly the same messages with the gateway.
+// voxseal.sdk.key_agreement.KeyAgreement exchanging exactly the same messages with the gateway.
 //
 // Signaling events go in (joined, participant_joined/left, an opaque `e2ee` payload from a
-// peer), out come the messages to send ({type:"e2ee", to, payload} sealed sender-key bundles,
+// participant), out come the messages to send ({type:"e2ee", to, payload} sealed sender-key bundles,
 // {type:"key_epoch", epoch}). No WebSocket inside: the call page drives it. Event methods run
 // one at a time (an internal queue), because each awaits WebCrypto and two interleaved rekeys
 // must not mix their state. Key changes are reported as postMessage-able plain objects through
-// `onKeyUpdate`, so an RTCRtpScriptTransform worker (worker.js) can hold its own copies.
+// `onKeyUpdate`, so an RTCRtpScriptTransform worker (worker_keys.js) can hold its own copies.
 
 import { sealBundle, SenderKeyInbox } from "./bundle.js";
 import { DATA_METADATA } from "./constants.js";
@@ -16,6 +16,7 @@ import { KidLayout, PeerKeyRing, RekeyPolicy, SenderKeySchedule } from "./rekey.
 import { keyTranscript, safetyNumber } from "./sas.js";
 import { SFrameReceiver, decodeHeader } from "./sframe.js";
 import { b64decode, b64encode, td, te, toBytes } from "./bytes.js";
+import { MessageType } from "../protocol.js";
 
 /** How long a sealed sender key may wait in transit before the recipient refuses it. */
 export const BUNDLE_LIFETIME = 300;
@@ -40,7 +41,7 @@ function reasonOf(e) {
   return e instanceof CryptoError ? e.reason : "malformed";
 }
 
-export class E2EESession {
+export class KeyAgreement {
   /**
    * `senderInWorker`: our sender key is handed to a worker (onKeyUpdate {type:"sender"}) and
    * *only* the worker encrypts (media and data, WorkerKeys.sealData); the session's protect()
@@ -56,7 +57,7 @@ export class E2EESession {
     this.policy = policy;
     this.layout = layout;
     this.me = null;
-    this.peers = new Map(); // participant id -> peer
+    this.participants = new Map(); // participant id -> what we know of its keys
     this.receiver = new SFrameReceiver(cipherSuite);
     this.ring = new PeerKeyRing(this.receiver);
     this.inbox = new SenderKeyInbox(identity, room);
@@ -66,7 +67,7 @@ export class E2EESession {
     this._announced = 0;
     this._queue = Promise.resolve();
     this._senderKey = null; // {type:"sender", ...} for keySnapshot
-    this._peerKeys = new Map(); // kid -> {type:"receiver_add", ...}
+    this._keysOfOthers = new Map(); // kid -> {type:"receiver_add", ...}
     /** Called with {type:"sender"|"receiver_add"|"receiver_remove", ...} (plain objects). */
     this.onKeyUpdate = null;
   }
@@ -94,23 +95,23 @@ export class E2EESession {
 
   /** Both directions keyed with `pid`: our key sent, theirs installed. */
   readyWith(pid) {
-    const peer = this.peers.get(pid);
-    return Boolean(peer && peer.firstSent && this.ring.kidsOf(peer.public.did).length);
+    const other = this.participants.get(pid);
+    return Boolean(other && other.firstSent && this.ring.kidsOf(other.identity.did).length);
   }
 
-  /** For the UI: whether media is end-to-end encrypted, why (not), epochs, peers. */
+  /** For the UI: whether media is end-to-end encrypted, why (not), epochs, participants. */
   state() {
-    const peers = {};
+    const participants = {};
     let allKeyed = true;
-    for (const p of this.peers.values()) {
+    for (const p of this.participants.values()) {
       const keyed = this.readyWith(p.id);
       allKeyed &&= keyed;
-      peers[p.identity] = { id: p.id, keyed, their_epoch: p.keyEpoch, frames_in: p.framesIn };
+      participants[p.name] = { id: p.id, keyed, their_epoch: p.keyEpoch, frames_in: p.framesIn };
     }
     let reason;
     if (this.error) reason = "failed";
     else if (!this.schedule) reason = "not_joined";
-    else if (!this.peers.size) reason = "alone";
+    else if (!this.participants.size) reason = "alone";
     else reason = allKeyed ? "keyed" : "waiting_for_keys";
     return {
       enabled: Boolean(this.schedule) && !this.error,
@@ -118,24 +119,24 @@ export class E2EESession {
       detail: this.error,
       cipher_suite: this.cipherSuite,
       epoch: this.epoch,
-      peers,
+      participants,
       failures: this.failures.slice(-10),
     };
   }
 
   /** The safety number with `pid` (same digits and emoji as the Python side computes). */
   safetyNumber(pid) {
-    const peer = this.peers.get(pid);
-    if (!peer || !peer.firstSent || !peer.firstReceived) throw new E2EEError("no keys exchanged with this participant yet");
-    const transcript = keyTranscript(this.room, [peer.firstSent, peer.firstReceived]);
-    return safetyNumber(this.identity.public, peer.public, transcript);
+    const other = this.participants.get(pid);
+    if (!other || !other.firstSent || !other.firstReceived) throw new E2EEError("no keys exchanged with this participant yet");
+    const transcript = keyTranscript(this.room, [other.firstSent, other.firstReceived]);
+    return safetyNumber(this.identity.public, other.identity, transcript);
   }
 
   /** Updates that recreate the current keys in a freshly started worker. */
   keySnapshot() {
     const out = [];
     if (this._senderKey && this.senderInWorker) out.push({ ...this._senderKey, baseKey: new Uint8Array(this._senderKey.baseKey) });
-    for (const u of this._peerKeys.values()) out.push({ ...u, baseKey: new Uint8Array(u.baseKey) });
+    for (const u of this._keysOfOthers.values()) out.push({ ...u, baseKey: new Uint8Array(u.baseKey) });
     return out;
   }
 
@@ -145,12 +146,12 @@ export class E2EESession {
     return this.#serial(async () => {
       try {
         this.me = me.id;
-        for (const p of others) this.#addPeer(p);
+        for (const p of others) this.#addParticipant(p);
         this.schedule = await SenderKeySchedule.create(this.policy, {
           cipherSuite: this.cipherSuite,
           senderIndex: Number(me.index),
           now,
-          members: [...this.peers.values()].map((p) => p.public.did),
+          members: [...this.participants.values()].map((p) => p.identity.did),
           layout: this.layout,
         });
       } catch (e) {
@@ -163,22 +164,22 @@ export class E2EESession {
 
   participantJoined(p, { now }) {
     return this.#serial(async () => {
-      const peer = this.#addPeer(p);
+      const other = this.#addParticipant(p);
       if (!this.schedule) throw new E2EEError("not joined");
-      return this.#distribute(await this.schedule.memberJoined(peer.public.did, { now }), now);
+      return this.#distribute(await this.schedule.memberJoined(other.identity.did, { now }), now);
     });
   }
 
   /** The leaver's keys go at once; a new epoch goes to those who remain. */
   participantLeft(pid, { now }) {
     return this.#serial(async () => {
-      const peer = this.peers.get(pid);
-      if (!peer || !this.schedule) return [];
-      this.peers.delete(pid);
-      const kids = this.ring.peerLeft(peer.public.did);
-      this.inbox.forget(peer.public.did); // it may rejoin with the same identity at epoch 1
+      const other = this.participants.get(pid);
+      if (!other || !this.schedule) return [];
+      this.participants.delete(pid);
+      const kids = this.ring.peerLeft(other.identity.did);
+      this.inbox.forget(other.identity.did); // it may rejoin with the same identity at epoch 1
       this.#retired(kids);
-      const dist = await this.schedule.memberLeft(peer.public.did, { now });
+      const dist = await this.schedule.memberLeft(other.identity.did, { now });
       return dist ? this.#distribute(dist, now) : [];
     });
   }
@@ -186,32 +187,32 @@ export class E2EESession {
   /** An opaque `e2ee` payload from `sender` (participant id): a sealed sender key for us. */
   received(sender, payload, { now }) {
     return this.#serial(async () => {
-      const peer = this.peers.get(sender);
-      if (!peer) throw new E2EEError("sealed key from a participant we do not know");
+      const other = this.participants.get(sender);
+      if (!other) throw new E2EEError("sealed key from a participant we do not know");
       let bundle;
       let key;
       try {
         bundle = b64decode(payload);
-        key = await this.inbox.open(bundle, peer.public, {
+        key = await this.inbox.open(bundle, other.identity, {
           now,
-          kidAllowed: (kid) => this.layout.indexOf(kid) === peer.index,
+          kidAllowed: (kid) => this.layout.indexOf(kid) === other.index,
         });
         await this.ring.install(key, { now });
       } catch (e) {
         this.#fail(reasonOf(e));
-        const err = new E2EEError(`sealed key from ${JSON.stringify(peer.identity)} refused: ${e.message}`, { cause: e });
+        const err = new E2EEError(`sealed key from ${JSON.stringify(other.name)} refused: ${e.message}`, { cause: e });
         err.refusal = reasonOf(e);
         throw err;
       }
-      peer.keyEpoch = key.epoch;
-      const update = { type: "receiver_add", suite: this.cipherSuite, pid: peer.id, kid: key.kid, baseKey: key.baseKey, epoch: key.epoch };
-      this._peerKeys.set(key.kid, update);
+      other.keyEpoch = key.epoch;
+      const update = { type: "receiver_add", suite: this.cipherSuite, pid: other.id, kid: key.kid, baseKey: key.baseKey, epoch: key.epoch };
+      this._keysOfOthers.set(key.kid, update);
       this.#emit({ ...update, baseKey: new Uint8Array(key.baseKey) });
-      if (!peer.firstReceived) peer.firstReceived = bundle;
+      if (!other.firstReceived) other.firstReceived = bundle;
     });
   }
 
-  /** Timer and frame-count rekeys, and retirement of superseded peer keys. */
+  /** Timer and frame-count rekeys, and retirement of superseded keys of the others. */
   poll({ now }) {
     return this.#serial(async () => {
       this.#retired(this.ring.poll({ now }));
@@ -230,26 +231,26 @@ export class E2EESession {
   }
 
   /**
-   * Dispatch one gateway message; returns `{out, event}`. Never throws for a peer's bad input
+   * Dispatch one gateway message; returns `{out, event}`. Never throws for a participant's bad input
    * (one hostile message must not end the session): refusals come back as
    * `{type:"e2ee_error", participant, reason, detail}` events, as in the Python client.
    */
   async handle(msg, { now }) {
     const kind = msg?.type;
     try {
-      if (kind === "participant_joined") return { out: await this.participantJoined(msg.participant, { now }), event: null };
-      if (kind === "participant_left") return { out: await this.participantLeft(msg.id, { now }), event: null };
-      if (kind === "e2ee") {
+      if (kind === MessageType.PARTICIPANT_JOINED) return { out: await this.participantJoined(msg.participant, { now }), event: null };
+      if (kind === MessageType.PARTICIPANT_LEFT) return { out: await this.participantLeft(msg.id, { now }), event: null };
+      if (kind === MessageType.E2EE) {
         await this.received(msg.from, msg.payload, { now });
         return { out: [], event: { type: "e2ee_key", from: msg.from } };
       }
-      if (kind === "data") {
+      if (kind === MessageType.DATA) {
         const { pid, data } = await this.openData(msg.payload);
-        const identity = this.peers.get(pid)?.identity ?? pid;
-        return { out: [], event: { type: "data", from: pid, identity, data } };
+        const name = this.participants.get(pid)?.name ?? pid;
+        return { out: [], event: { type: "data", from: pid, name, data } };
       }
     } catch (e) {
-      const participant = kind === "participant_joined" ? msg.participant?.id : msg.from ?? msg.id;
+      const participant = kind === MessageType.PARTICIPANT_JOINED ? msg.participant?.id : msg.from ?? msg.id;
       return { out: [], event: { type: "e2ee_error", participant, reason: e.refusal ?? reasonOf(e), detail: String(e?.message ?? e) } };
     }
     return { out: [], event: null };
@@ -263,14 +264,14 @@ export class E2EESession {
     return this.schedule.sender.protect(frame, metadata);
   }
 
-  /** Decrypt a peer's frame: `{pid, plaintext}`. Refusals throw (drop the frame). */
+  /** Decrypt another participant's frame: `{pid, plaintext}`. Refusals throw (drop the frame). */
   async unprotect(frame, metadata = new Uint8Array(0)) {
     const { kid, plaintext } = await this.receiver.unprotectFrame(frame, metadata);
     const index = this.layout.indexOf(kid);
-    for (const peer of this.peers.values()) {
-      if (peer.index === index) {
-        peer.framesIn += 1;
-        return { pid: peer.id, plaintext };
+    for (const other of this.participants.values()) {
+      if (other.index === index) {
+        other.framesIn += 1;
+        return { pid: other.id, plaintext };
       }
     }
     throw new E2EEError("frame from a sender that is no longer in the room");
@@ -284,8 +285,8 @@ export class E2EESession {
   /** The `{type:"data", to, payload}` messages for `message`, to `to` (a pid) or everyone. */
   async sendData(message, to = null) {
     const payload = await this.sealData(message);
-    const targets = to ? [to] : [...this.peers.keys()];
-    return targets.map((pid) => ({ type: "data", to: pid, payload }));
+    const targets = to ? [to] : [...this.participants.keys()];
+    return targets.map((pid) => ({ type: MessageType.DATA, to: pid, payload }));
   }
 
   /** Open a `data` payload: `{pid, data}`; throws on anything that does not authenticate. */
@@ -312,34 +313,34 @@ export class E2EESession {
     return decodeHeader(toBytes(frame)).kid;
   }
 
-  #addPeer(p) {
+  #addParticipant(p) {
     if (!p || typeof p !== "object" || typeof p.id !== "string") throw new E2EEError("malformed participant");
     const index = Number(p.index);
     if (!Number.isSafeInteger(index)) throw new E2EEError("malformed participant index");
-    const peer = { id: p.id, identity: p.identity, index, public: decodeIdentity(p), keyEpoch: 0, firstSent: null, firstReceived: null, framesIn: 0 };
+    const joiner = { id: p.id, name: p.identity, index, identity: decodeIdentity(p), keyEpoch: 0, firstSent: null, firstReceived: null, framesIn: 0 };
     // A copied identity key would let a leaver wipe the real owner's keys; a shared index, KID
-    // collisions. Neither is tolerated, whoever sends it (a peer or the gateway).
-    if (peer.public.did === this.identity.did) throw new E2EEError(`${JSON.stringify(peer.identity)} announced our own identity key`);
-    for (const other of this.peers.values()) {
-      if (other.public.did === peer.public.did || other.index === peer.index) {
-        throw new E2EEError(`${JSON.stringify(peer.identity)} reuses another participant's key or index`);
+    // collisions. Neither is tolerated, whoever sends it (a participant or the gateway).
+    if (joiner.identity.did === this.identity.did) throw new E2EEError(`${JSON.stringify(joiner.name)} announced our own identity key`);
+    for (const other of this.participants.values()) {
+      if (other.identity.did === joiner.identity.did || other.index === joiner.index) {
+        throw new E2EEError(`${JSON.stringify(joiner.name)} reuses another participant's key or index`);
       }
     }
-    this.peers.set(peer.id, peer);
-    return peer;
+    this.participants.set(joiner.id, joiner);
+    return joiner;
   }
 
   #retired(kids) {
     if (!kids.length) return;
-    for (const kid of kids) this._peerKeys.delete(kid);
+    for (const kid of kids) this._keysOfOthers.delete(kid);
     this.#emit({ type: "receiver_remove", kids: [...kids] });
   }
 
   async #distribute(dist, now) {
     const out = [];
-    for (const peer of this.peers.values()) {
-      if (!dist.recipients.has(peer.public.did)) continue;
-      const bundle = await sealBundle(this.identity, peer.public, {
+    for (const other of this.participants.values()) {
+      if (!dist.recipients.has(other.identity.did)) continue;
+      const bundle = await sealBundle(this.identity, other.identity, {
         roomId: this.room,
         epoch: dist.epoch,
         kid: dist.kid,
@@ -347,15 +348,15 @@ export class E2EESession {
         baseKey: dist.baseKey,
         expiresAt: Math.trunc(now) + BUNDLE_LIFETIME,
       });
-      if (!peer.firstSent) peer.firstSent = bundle;
-      out.push({ type: "e2ee", to: peer.id, payload: b64encode(bundle) });
+      if (!other.firstSent) other.firstSent = bundle;
+      out.push({ type: MessageType.E2EE, to: other.id, payload: b64encode(bundle) });
     }
     if (dist.epoch > this._announced) {
       // a joiner getting the current key is no new epoch
       this._announced = dist.epoch;
       this._senderKey = { type: "sender", suite: dist.cipherSuite, kid: dist.kid, baseKey: new Uint8Array(dist.baseKey), epoch: dist.epoch };
       if (this.senderInWorker) this.#emit({ ...this._senderKey, baseKey: new Uint8Array(dist.baseKey) });
-      out.push({ type: "key_epoch", epoch: dist.epoch });
+      out.push({ type: MessageType.KEY_EPOCH, epoch: dist.epoch });
     }
     return out;
   }

@@ -1,9 +1,9 @@
-// Fast node checks of the page-side session (two JS parties through a fake gateway) and of
+// Fast node checks of the page-side key agreement (two JS parties through a fake gateway) and of
 // the refusals a hostile gateway or peer can trigger. The Python<->browser checks live in
 // tests/web/test_e2ee_interop.py; these run in node's WebCrypto in well under a second.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import * as E from "../src/e2ee/index.js";
+import * as E from "../src/crypto/index.js";
 
 const ROOM = "room-node";
 const enc = new TextEncoder();
@@ -17,8 +17,8 @@ async function pair({ aOpts = {}, bOpts = {} } = {}) {
   const ib = await E.Identity.generate({ postQuantumSignatures: true });
   const pa = participant("pa", 1, "alice", ia);
   const pb = participant("pb", 2, "bob", ib);
-  const a = new E.E2EESession({ identity: ia, room: ROOM, ...aOpts });
-  const b = new E.E2EESession({ identity: ib, room: ROOM, ...bOpts });
+  const a = new E.KeyAgreement({ identity: ia, room: ROOM, ...aOpts });
+  const b = new E.KeyAgreement({ identity: ib, room: ROOM, ...bOpts });
   const now = 1_000_000;
   assert.deepEqual((await a.joined(pa, [], { now })).map((m) => m.type), ["key_epoch"]);
   const fromB = await b.joined(pb, [pa], { now });
