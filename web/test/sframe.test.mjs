@@ -6,7 +6,7 @@ import * as sf from "../src/e2ee/sframe.js";
 import { fromHex, toHex } from "../src/e2ee/bytes.js";
 import { MalformedHeader } from "../src/e2ee/errors.js";
 
-const dir = process.env.VOXSEAL_VECTORS_DIR || new URL("../../../shared/vectors/", import.meta.url).pathname;
+const dir = process.env.VOXSEAL_VECTORS_DIR || new URL("../../tests/vectors/", import.meta.url).pathname;
 // u64 KIDs/CTRs exceed 2**53: read every integer field as a string, then BigInt.
 const V = JSON.parse(readFileSync(`${dir}/sframe-rfc9605.json`, "utf8").replace(/("(?:kid|ctr)"\s*:\s*)(\d+)/g, '$1"$2"'));
 
