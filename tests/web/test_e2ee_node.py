@@ -1,8 +1,8 @@
 """The browser E2EE library's fast unit tests (web/test/*.test.mjs), run by node's test runner.
 
 Node 20 has the same WebCrypto as the browser, so these cover the session logic and the RFC
-vectors in about a second; the real-browser and Python interop checks are in
-test_e2ee_interop.py. Missing node skips locally and fails on CI.
+vectors (tests/vectors) in about a second; the Python interop checks are in
+test_e2ee_interop.py (under node too). Missing node skips locally and fails on CI.
 """
 
 from __future__ import annotations
