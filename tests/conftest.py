@@ -8,7 +8,6 @@ locally without a server and fail on CI (``CI=true``).
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import threading
@@ -20,8 +19,8 @@ from typing import Any
 
 import pytest
 
-ON_CI = os.environ.get("CI", "").lower() == "true"
-VECTORS_DIR = Path(os.environ.get("VOXSEAL_VECTORS_DIR") or Path(__file__).parent / "vectors")
+from tests.harness.environment import load_vectors, unavailable
+
 PG_URL = os.environ.get("VOXSEAL_TEST_PG_URL", "postgresql://127.0.0.1:5432/test")
 
 
@@ -76,17 +75,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         os._exit(int(_finished[0].exitstatus))
 
 
-def _unavailable(message: str) -> None:
-    if ON_CI:
-        pytest.fail(f"{message} (CI=true: this is a failure, not a skip)")
-    pytest.skip(f"{message} (skipped outside CI; on CI=true this fails)")
-
-
-def load_vectors(name: str) -> Any:
-    """Load one official vector file by name, e.g. ``"totp-rfc6238.json"``."""
-    return json.loads((VECTORS_DIR / name).read_text())
-
-
 @pytest.fixture
 def vectors() -> Any:
     return load_vectors
@@ -105,8 +93,8 @@ def _pg_schema_url() -> Iterator[str]:
 
         admin = psycopg.connect(PG_URL, autocommit=True, connect_timeout=3)
     except Exception as exc:  # any failure to reach the server
-        _unavailable(f"PostgreSQL at {PG_URL} unreachable: {type(exc).__name__}")
-        raise  # unreachable: _unavailable always raises
+        unavailable(f"PostgreSQL at {PG_URL} unreachable: {type(exc).__name__}")
+        raise  # unreachable: unavailable always raises
     schema = f"vx_{uuid.uuid4().hex[:12]}"
     admin.execute(f'CREATE SCHEMA "{schema}"')
     try:

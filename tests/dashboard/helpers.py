@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pyotp
 
-from tests.signaling.conftest import PASSWORD, RunningGateway
+from tests.harness.gateway import PASSWORD, RunningGateway
 from voxseal.dashboard.routes import CSRF_FIELD, SESSION_COOKIE
 from voxseal.identity.rbac import Role
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pyotp
 import pytest
 
+from tests.identity.helpers import PASSWORD
 from voxseal.errors import (
     Conflict,
     CryptoError,
@@ -21,8 +22,6 @@ from voxseal.identity.passwords import PasswordHasher, PasswordParams
 from voxseal.identity.rbac import Role
 from voxseal.identity.sealing import SecretSealer
 from voxseal.identity.totp import b32decode_secret
-
-from .conftest import PASSWORD
 
 
 def enrol(directory: Directory, name: str, clock, **kw) -> tuple[pyotp.TOTP, list[str]]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.signaling.conftest import RunningGateway, start_gateway
+from tests.harness.gateway import RunningGateway, start_gateway
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 

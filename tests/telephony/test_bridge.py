@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from tests.agent.helpers import silence, speech
-from tests.telephony.conftest import twilio_start
+from tests.harness.ingress import twilio_start
 from voxseal.media.audio import FRAME_SAMPLES
 from voxseal.telephony.audio import InboundAudio, ulaw_decode
 from voxseal.telephony.bridge import (

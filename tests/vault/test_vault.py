@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.vault.conftest import ListSink
+from tests.harness.audit import ListSink
 from voxseal.audit.events import Outcome
 from voxseal.errors import InvalidInput, NotFound, PermissionDenied
 from voxseal.identity.rbac import Role

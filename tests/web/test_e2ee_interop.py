@@ -1,7 +1,7 @@
 # ruff: noqa: E501 -- the JavaScript run in the page is embedded as strings; its lines stay whole
 """Cross-implementation tests: the browser E2EE library (web/src/e2ee) against the Python core.
 
-The library is bundled with esbuild at test time and run twice: under Node.js (node_page.py,
+The library is bundled with esbuild at test time and run twice: under Node.js (harness.node_page,
 in the default suite: Node 20 has the browser's WebCrypto) and, marked ``browser``, served
 from http://127.0.0.1 (a secure context) in headless Debian chromium. Each test moves real
 bytes between the two implementations (bundles, frames, identity documents, session messages)
@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import load_vectors
-from tests.web.conftest import WEB_DIR, build_bundle, serve_directory
-from tests.web.node_page import NodePage
+from tests.harness.browser import WEB_DIR, build_bundle, serve_directory
+from tests.harness.environment import load_vectors
+from tests.harness.node_page import NodePage
 from voxseal.crypto import sframe
 from voxseal.crypto.bundle import (
     _SIGNATURE_CONTEXT,

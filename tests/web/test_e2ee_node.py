@@ -11,8 +11,8 @@ import os
 import shutil
 import subprocess
 
-from tests.conftest import VECTORS_DIR
-from tests.web.conftest import WEB_DIR, require_node
+from tests.harness.browser import WEB_DIR, require_node
+from tests.harness.environment import VECTORS_DIR
 
 
 def test_node_unit_tests_pass() -> None:

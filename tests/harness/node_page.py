@@ -7,7 +7,7 @@ Playwright page and this class both offer; ``node_page.mjs`` loads the same bund
 loads and keeps its globals between calls, as a page does.
 
 Missing node (or npx/esbuild, to build the bundles) skips locally and fails on CI
-(``CI=true``), through :func:`tests.web.conftest.require_node`.
+(``CI=true``), through :func:`tests.harness.browser.require_node`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from tests.web.conftest import WEB_DIR, require_node
+from tests.harness.browser import WEB_DIR, require_node
 
 RUNNER = Path(__file__).with_name("node_page.mjs")
 #: what the runner writes before each reply line (anything else on stdout is not a reply)

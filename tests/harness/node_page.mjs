@@ -1,4 +1,4 @@
-// A stand-in for the interop tests' browser page, in Node.js (see tests/web/node_page.py).
+// A stand-in for the interop tests' browser page, in Node.js (see tests/harness/node_page.py).
 //
 // Why: the Python <-> JavaScript interop of SFrame, bundles and the session must run in the
 // default suite, without a browser. Node 20 has the browser's WebCrypto, so the very bundles
