@@ -1,13 +1,13 @@
 """Shared fixtures: official vectors, a data dir, and SQLite/PostgreSQL databases.
 
-The RFC vectors live in ``../shared/vectors`` (``VOXSEAL_VECTORS_DIR`` overrides). In a user's
-clone they may be absent and the tests that need them skip; on CI (``CI=true``) they fail.
-PostgreSQL tests follow the same rule: skip locally without a server, fail on CI.
+The RFC vectors are part of the repository, in ``tests/vectors/`` (see its README for the RFC
+section of each file; ``VOXSEAL_VECTORS_DIR`` points elsewhere if you must). A missing vector
+file is a plain failure, on a clone as on CI: these tests never skip. PostgreSQL tests skip
+locally without a server and fail on CI (``CI=true``).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import threading
@@ -19,12 +19,8 @@ from typing import Any
 
 import pytest
 
-ON_CI = os.environ.get("CI", "").lower() == "true"
-VECTORS_DIR = Path(
-    os.environ.get(
-        "VOXSEAL_VECTORS_DIR", Path(__file__).resolve().parents[2] / "shared" / "vectors"
-    )
-)
+from tests.harness.environment import load_vectors, unavailable
+
 PG_URL = os.environ.get("VOXSEAL_TEST_PG_URL", "postgresql://127.0.0.1:5432/test")
 
 
@@ -79,20 +75,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         os._exit(int(_finished[0].exitstatus))
 
 
-def _unavailable(message: str) -> None:
-    if ON_CI:
-        pytest.fail(f"{message} (CI=true: this is a failure, not a skip)")
-    pytest.skip(f"{message} (skipped outside CI; on CI=true this fails)")
-
-
-def load_vectors(name: str) -> Any:
-    """Load one official vector file by name, e.g. ``"totp-rfc6238.json"``."""
-    path = VECTORS_DIR / name
-    if not path.is_file():
-        _unavailable(f"test vectors {path} not found; set VOXSEAL_VECTORS_DIR")
-    return json.loads(path.read_text())
-
-
 @pytest.fixture
 def vectors() -> Any:
     return load_vectors
@@ -111,8 +93,8 @@ def _pg_schema_url() -> Iterator[str]:
 
         admin = psycopg.connect(PG_URL, autocommit=True, connect_timeout=3)
     except Exception as exc:  # any failure to reach the server
-        _unavailable(f"PostgreSQL at {PG_URL} unreachable: {type(exc).__name__}")
-        raise  # unreachable: _unavailable always raises
+        unavailable(f"PostgreSQL at {PG_URL} unreachable: {type(exc).__name__}")
+        raise  # unreachable: unavailable always raises
     schema = f"vx_{uuid.uuid4().hex[:12]}"
     admin.execute(f'CREATE SCHEMA "{schema}"')
     try:

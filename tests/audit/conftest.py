@@ -7,17 +7,16 @@ not the triggers — is what catches the change.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from voxseal.audit import AuditEvent, AuditLog, Outcome
+from tests.audit.helpers import Tamper, disable_guards
+from voxseal.audit import AuditLog
 from voxseal.audit.schema import MIGRATIONS
 from voxseal.store import Database, open_store
-
-Tamper = Callable[..., list[tuple[Any, ...]]]
 
 
 @pytest.fixture
@@ -37,35 +36,6 @@ def audit_log(audit_db: Database, signing_key: Ed25519PrivateKey) -> Iterator[Au
     log = AuditLog(audit_db, signing_key, checkpoint_every=10)
     yield log
     log.close()
-
-
-def event(i: int, **kw: Any) -> AuditEvent:
-    """A plausible event that differs per ``i``."""
-    fields: dict[str, Any] = {
-        "action": ("auth.login", "token.issue", "user.roles", "audit.read")[i % 4],
-        "outcome": (Outcome.SUCCESS, Outcome.FAILURE, Outcome.DENIED)[i % 3],
-        "actor": f"user{i % 5}",
-        "target": f"room-{i % 7}",
-        "source": f"203.0.113.{i % 250}",
-        "correlation_id": f"req-{i:06d}",
-        "details": {"n": i, "reason": "test"},
-    }
-    fields.update(kw)
-    return AuditEvent(**fields)
-
-
-def disable_guards(db: Database) -> None:
-    if db.dialect == "sqlite":
-        for name in (
-            "audit_log_no_update",
-            "audit_log_no_delete",
-            "audit_checkpoints_no_update",
-            "audit_checkpoints_no_delete",
-        ):
-            db.execute(f"DROP TRIGGER IF EXISTS {name}")
-    else:
-        db.execute("ALTER TABLE audit_log DISABLE TRIGGER USER")
-        db.execute("ALTER TABLE audit_checkpoints DISABLE TRIGGER USER")
 
 
 @pytest.fixture

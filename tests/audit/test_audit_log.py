@@ -10,7 +10,7 @@ import threading
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from tests.audit.conftest import event
+from tests.audit.helpers import event
 from voxseal.audit import (
     GENESIS_HASH,
     AuditEvent,

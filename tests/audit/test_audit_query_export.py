@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from tests.audit.conftest import event
+from tests.audit.helpers import event
 from voxseal.audit import AuditEvent, AuditLog, Outcome, export, query_records
 from voxseal.audit.export import cef_ext_escape, cef_header_escape, sd_param_escape
 from voxseal.errors import InvalidInput

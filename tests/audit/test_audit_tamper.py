@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from tests.audit.conftest import Tamper, event
+from tests.audit.helpers import Tamper, event
 from voxseal.audit import AuditLog, verify_chain
 from voxseal.audit.chain import record_hash
 from voxseal.audit.verify import load_checkpoints

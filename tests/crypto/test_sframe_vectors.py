@@ -1,4 +1,4 @@
-"""RFC 9605 official vectors (../shared/vectors/sframe-rfc9605.json), all three sections."""
+"""RFC 9605 official vectors (tests/vectors/sframe-rfc9605.json), all three sections."""
 
 from __future__ import annotations
 

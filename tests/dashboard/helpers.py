@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pyotp
 
-from tests.signaling.conftest import PASSWORD, RunningGateway
+from tests.harness.gateway import PASSWORD, RunningGateway
 from voxseal.dashboard.cookies import SESSION_COOKIE
 from voxseal.dashboard.forms import CSRF_FIELD
 from voxseal.identity.rbac import Role

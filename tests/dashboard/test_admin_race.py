@@ -21,7 +21,7 @@ import pyotp
 import pytest
 
 from tests.dashboard.helpers import csrf_in
-from tests.signaling.conftest import CHEAP_PASSWORDS, PASSWORD
+from tests.harness.gateway import CHEAP_PASSWORDS, PASSWORD
 from voxseal.app import create_app
 from voxseal.config import load_settings
 from voxseal.gateway import Gateway

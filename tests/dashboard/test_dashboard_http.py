@@ -12,7 +12,7 @@ import pyotp
 import pytest
 
 from tests.dashboard.helpers import Viewer, csrf_in, new_person, to_login
-from tests.signaling.conftest import PASSWORD, RunningGateway, start_gateway
+from tests.harness.gateway import PASSWORD, RunningGateway, start_gateway
 from voxseal.dashboard.cookies import LOGIN_COOKIE, SESSION_COOKIE
 from voxseal.dashboard.pages.login import GENERIC_LOGIN_FAILURE
 from voxseal.dashboard.site import page_permissions

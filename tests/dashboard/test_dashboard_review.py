@@ -13,8 +13,8 @@ from html.parser import HTMLParser
 import pytest
 
 from tests.dashboard.helpers import Viewer, csrf_in, enrol, new_person, to_login
-from tests.signaling.conftest import RunningGateway, start_gateway
-from tests.signaling.test_rtc import join
+from tests.harness.gateway import RunningGateway, start_gateway
+from tests.harness.rooms import join
 from voxseal.audit.events import Outcome
 from voxseal.identity.rbac import Role
 

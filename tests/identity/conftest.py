@@ -8,18 +8,17 @@ from collections.abc import Iterator
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from voxseal.audit.events import AuditEvent
+from tests.harness.audit import ListSink
+from tests.identity.helpers import CHEAP
 from voxseal.identity import schema
 from voxseal.identity.auth import Authenticator, AuthPolicy
 from voxseal.identity.directory import Directory
 from voxseal.identity.lockout import BruteForceLockout, LockoutPolicy
-from voxseal.identity.passwords import PasswordHasher, PasswordParams, PasswordPolicy
+from voxseal.identity.passwords import PasswordHasher, PasswordPolicy
 from voxseal.identity.sealing import SecretSealer
 from voxseal.identity.tokens import RevocationList, TokenAuthority
 from voxseal.store import Database, open_store
 
-CHEAP = PasswordParams(time_cost=1, memory_cost=64, parallelism=1)
-PASSWORD = "correct horse battery staple"
 T0 = 1_700_000_000.0
 
 
@@ -34,23 +33,6 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
-
-
-class ListSink:
-    """An AuditSink keeping events in memory, in order."""
-
-    def __init__(self) -> None:
-        self.events: list[AuditEvent] = []
-
-    def record(self, event: AuditEvent) -> int:
-        self.events.append(event)
-        return len(self.events)
-
-    def actions(self) -> list[str]:
-        return [e.action for e in self.events]
-
-    def last(self, action: str) -> AuditEvent:
-        return next(e for e in reversed(self.events) if e.action == action)
 
 
 @pytest.fixture

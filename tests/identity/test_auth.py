@@ -11,6 +11,8 @@ import pyotp
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from tests.harness.audit import ListSink
+from tests.identity.helpers import PASSWORD
 from voxseal.audit.events import AuditEvent, Outcome
 from voxseal.errors import (
     AccountLocked,
@@ -31,8 +33,6 @@ from voxseal.identity.directory import Directory
 from voxseal.identity.passwords import PasswordHasher, PasswordParams
 from voxseal.identity.rbac import Permission, Role
 from voxseal.identity.tokens import JoinGrants
-
-from .conftest import PASSWORD, ListSink
 
 IP = "192.0.2.10"
 

@@ -9,6 +9,7 @@ from typing import Any
 import pyotp
 import pytest
 
+from tests.identity.helpers import PASSWORD
 from voxseal.errors import (
     Conflict,
     CryptoError,
@@ -27,8 +28,6 @@ from voxseal.identity.rbac import Role
 from voxseal.identity.sealing import SecretSealer
 from voxseal.identity.totp import b32decode_secret
 from voxseal.store import Database, open_store
-
-from .conftest import PASSWORD
 
 
 def enrol(directory: Directory, name: str, clock, **kw) -> tuple[pyotp.TOTP, list[str]]:

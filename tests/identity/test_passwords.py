@@ -7,10 +7,9 @@ import time
 
 import pytest
 
+from tests.identity.helpers import CHEAP, PASSWORD
 from voxseal.errors import ConfigError, InvalidInput
 from voxseal.identity.passwords import PasswordHasher, PasswordParams, PasswordPolicy
-
-from .conftest import CHEAP, PASSWORD
 
 
 @pytest.fixture

@@ -228,10 +228,11 @@ def test_wrong_signature(tokens) -> None:
 
 
 def test_signed_by_another_key_with_our_kid(tokens) -> None:
-    rogue = TokenAuthority(Ed25519PrivateKey.generate(), ISSUER)
-    forged = sign_raw(rogue, rogue._key, payload_of(rogue.issue_access("a", ["admin"]).token))
+    rogue_key = Ed25519PrivateKey.generate()
+    rogue = TokenAuthority(rogue_key, ISSUER)
+    forged = sign_raw(rogue, rogue_key, payload_of(rogue.issue_access("a", ["admin"]).token))
     forged_with_our_kid = jwt.encode(
-        payload_of(forged), rogue._key, algorithm="EdDSA", headers={"kid": tokens.kid}
+        payload_of(forged), rogue_key, algorithm="EdDSA", headers={"kid": tokens.kid}
     )
     with pytest.raises(TokenInvalid, match="unknown key"):
         tokens.verify_access(forged)

@@ -9,7 +9,7 @@ from pathlib import Path
 import jwt
 import pyotp
 import pytest
-from tests.signaling.conftest import PASSWORD, RunningGateway, start_gateway
+from tests.harness.gateway import PASSWORD, RunningGateway, start_gateway
 
 from voxseal.identity.rbac import Role
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from tests.audio.wavfiles import tone_wav
+from tests.harness.gateway import RunningGateway
+from tests.harness.rooms import token
 from tests.media.helpers import dominant_frequency
-from tests.signaling.conftest import RunningGateway
-from tests.signaling.test_rtc import token
 
 from voxseal.audio import read_wav
 from voxseal.sdk import RoomClient

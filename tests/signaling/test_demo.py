@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pyotp
-from tests.signaling.conftest import CHEAP_PASSWORDS, free_port
+from tests.harness.gateway import CHEAP_PASSWORDS, free_port
 
 from voxseal.signaling.tls import client_context
 

@@ -6,7 +6,7 @@ import signal
 from pathlib import Path
 
 import pytest
-from tests.signaling.conftest import start_gateway
+from tests.harness.gateway import start_gateway
 
 
 @pytest.mark.slow

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.signaling.conftest import RunningGateway
+from tests.harness.gateway import RunningGateway
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "two_clients.py"
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from tests.dashboard.helpers import Viewer, new_person, to_login
-from tests.signaling.conftest import PASSWORD, RunningGateway
+from tests.harness.gateway import PASSWORD, RunningGateway
 
 from voxseal.app import DOCUMENTED_ROUTERS
 from voxseal.dashboard.site import PUBLIC_PAGES, dashboard_routes, page_permissions

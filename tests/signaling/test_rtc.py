@@ -7,107 +7,21 @@ import asyncio
 import base64
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.signaling.conftest import RunningGateway, start_gateway
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from tests.harness.gateway import RunningGateway, start_gateway
+from tests.harness.rooms import close_code, identity_key, join, refused, run, token, wss
+from websockets.asyncio.client import connect
 
 from voxseal.crypto import Identity, Receiver, Sender, open_bundle, seal_bundle
 from voxseal.crypto.keys import PublicIdentity
 from voxseal.identity.rbac import Role
 from voxseal.identity.tokens import JoinGrants, TokenAuthority
-from voxseal.signaling.rtc import Close
+from voxseal.signaling.protocol import Close
 from voxseal.signaling.tls import client_context
-
-
-def run(coro: Awaitable[Any]) -> Any:
-    return asyncio.run(asyncio.wait_for(coro, 60))  # type: ignore[arg-type]
-
-
-def token(gw: RunningGateway, room: str, identity: str, *grants: str, ttl: float = 300) -> str:
-    g = gw.open()
-    try:
-        return g.tokens.issue_join(room, identity, JoinGrants.from_names(grants), ttl=ttl).token
-    finally:
-        g.close()
-
-
-def identity_key(ident: Identity) -> dict[str, str]:
-    return {"did": ident.did, "doc": base64.b64encode(ident.public.encode()).decode()}
-
-
-class Peer:
-    """A participant: one WSS connection plus its E2EE identity."""
-
-    def __init__(self, ws: ClientConnection, joined: dict[str, Any], ident: Identity) -> None:
-        self.ws = ws
-        self.joined = joined
-        self.ident = ident
-        self.id: str = joined["participant"]["id"]
-
-    async def send(self, **msg: Any) -> None:
-        await self.ws.send(json.dumps(msg))
-
-    async def next(self, kind: str | None = None) -> dict[str, Any]:
-        while True:
-            msg = json.loads(await asyncio.wait_for(self.ws.recv(), 10))
-            if kind is None or msg["type"] == kind:
-                return msg  # type: ignore[no-any-return]
-
-
-async def close_code(peer: Peer) -> int:
-    """Read until the server closes the connection; its close code."""
-    try:
-        while True:
-            await asyncio.wait_for(peer.ws.recv(), 10)
-    except ConnectionClosed as exc:
-        assert exc.rcvd is not None
-        return exc.rcvd.code
-
-
-def wss(gw: RunningGateway) -> str:
-    return gw.base_url.replace("https://", "wss://") + "/v1/rtc"
-
-
-async def join(gw: RunningGateway, room: str, identity: str, *grants: str) -> Peer:
-    ident = Identity.generate()
-    ws = await connect(wss(gw), ssl=client_context(gw.ca_file))
-    await ws.send(
-        json.dumps(
-            {
-                "type": "join",
-                "protocol": 1,
-                "token": token(gw, room, identity, *(grants or ("publish", "subscribe"))),
-                "identity_key": identity_key(ident),
-            }
-        )
-    )
-    joined = json.loads(await asyncio.wait_for(ws.recv(), 10))
-    assert joined["type"] == "joined", joined
-    return Peer(ws, joined, ident)
-
-
-async def refused(
-    gw: RunningGateway, first: str | bytes | None, query: str = ""
-) -> tuple[int, dict[str, Any] | None]:
-    """Connect, send ``first``, and return (close code, error message if any)."""
-    async with connect(wss(gw) + query, ssl=client_context(gw.ca_file)) as ws:
-        if first is not None:
-            await ws.send(first)
-        error = None
-        try:
-            while True:
-                msg = json.loads(await asyncio.wait_for(ws.recv(), 15))
-                if msg.get("type") == "error":
-                    error = msg
-        except ConnectionClosed as exc:
-            assert exc.rcvd is not None
-            return exc.rcvd.code, error
-    raise AssertionError("not closed")
 
 
 def test_two_participants_exchange_sealed_keys_and_talk(gateway_server: RunningGateway) -> None:

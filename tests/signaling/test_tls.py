@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from tests.signaling.conftest import RunningGateway, start_gateway
+from tests.harness.gateway import RunningGateway, start_gateway
 
 from voxseal.signaling.devca import ensure_dev_certificates
 from voxseal.signaling.headers import SECURITY_HEADERS

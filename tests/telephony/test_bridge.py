@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from tests.agent.helpers import silence, speech
-from tests.telephony.conftest import twilio_media, twilio_start, twilio_stop
+from tests.harness.ingress import twilio_media, twilio_start, twilio_stop
 from voxseal.audio import FRAME_SAMPLES, ulaw_decode
 from voxseal.telephony.audio import InboundAudio
 from voxseal.telephony.call_audio import (

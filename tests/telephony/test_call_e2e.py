@@ -29,8 +29,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.agent.helpers import GREETING, transcriber
-from tests.signaling.conftest import RunningGateway
-from tests.telephony.conftest import (
+from tests.harness.gateway import RunningGateway
+from tests.harness.ingress import (
     CALLER_NUMBER,
     RunningIngress,
     stream_token_of,

@@ -24,14 +24,14 @@ from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.telephony.conftest import (
+from tests.harness.gateway import free_port
+from tests.harness.ingress import (
     CALLER_NUMBER,
     SIGNALWIRE_KEY,
     TWILIO_TOKEN,
     VONAGE_SECRET,
     RunningIngress,
     body_hash,
-    free_port,
     start_ingress,
     stream_token_of,
     twilio_connected,

@@ -7,31 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from voxseal.audit.events import AuditEvent, Outcome
+from tests.harness.audit import ListSink
 from voxseal.store import Database, open_store
 from voxseal.vault import LocalKeyFileProvider, Vault
 from voxseal.vault.schema import MIGRATIONS
-
-
-class ListSink:
-    """An AuditSink keeping events in memory, in order."""
-
-    def __init__(self) -> None:
-        self.events: list[AuditEvent] = []
-
-    def record(self, event: AuditEvent) -> int:
-        self.events.append(event)
-        return len(self.events)
-
-    def of(self, action: str, outcome: Outcome | None = None) -> list[AuditEvent]:
-        return [
-            e
-            for e in self.events
-            if e.action == action and (outcome is None or e.outcome is outcome)
-        ]
-
-    def last(self) -> AuditEvent:
-        return self.events[-1]
 
 
 @pytest.fixture

@@ -19,9 +19,15 @@ import pyotp
 import pytest
 
 from voxseal.cli.context import cli_actor
+from voxseal.cli.vault import VaultCommandError
 from voxseal.cli.vault import register as add_vault_parser
 from voxseal.config import load_settings
-from voxseal.errors import InvalidMFACode, MFAReplay, PermissionDenied, VoxsealError
+from voxseal.errors import (
+    InvalidCredentials,
+    InvalidMFACode,
+    MFAReplay,
+    PermissionDenied,
+)
 from voxseal.gateway import Gateway
 from voxseal.identity.rbac import Role
 from voxseal.vault import ObjectShredded, open_vault
@@ -137,16 +143,18 @@ def test_existing_output_file_is_not_overwritten(env: Env, tmp_path: Path) -> No
     rec = env.put("subj-a", "recording", AUDIO, "audio/wav")
     target = tmp_path / "exists.wav"
     target.write_bytes(b"keep")
-    with pytest.raises(VoxsealError, match="not overwriting"):
+    with pytest.raises(VaultCommandError, match="not overwriting") as err:
         env.run("vault", "get", rec, "--as", "sup", "--code", "000000", "-o", str(target))
+    assert err.value.reason == "output_exists"
     assert target.read_bytes() == b"keep"
     assert env.events("vault.read") == []  # refused before anything was decrypted
 
 
 def test_binary_object_needs_an_output_file(env: Env) -> None:
     rec = env.put("subj-a", "recording", AUDIO, "audio/wav")
-    with pytest.raises(VoxsealError, match="-o FILE"):
+    with pytest.raises(VaultCommandError, match="-o FILE") as err:
         env.run("vault", "get", rec, "--as", "sup", "--code", env.code("sup"))
+    assert err.value.reason == "binary_object"
 
 
 def test_wrong_or_replayed_code_is_refused_and_audited(env: Env) -> None:
@@ -161,7 +169,7 @@ def test_wrong_or_replayed_code_is_refused_and_audited(env: Env) -> None:
     outcomes = [e.outcome for e in env.events("auth.mfa") if e.details.get("channel") == "cli"]
     assert outcomes == ["failure", "success", "failure"]
     assert len(env.events("vault.read")) == 1
-    with pytest.raises(VoxsealError, match="enabled human principal"):
+    with pytest.raises(InvalidCredentials, match="enabled human principal"):
         env.run("vault", "get", tr, "--as", "nobody", "--code", "123456")
 
 
@@ -183,8 +191,9 @@ def test_list_and_shred(env: Env) -> None:
     listed = json.loads(env.run("vault", "list", "subj-a", "--json", "--as", "sup", "--code", code))
     assert [o["id"] for o in listed] == [rec, tr] and not any(o["shredded"] for o in listed)
 
-    with pytest.raises(VoxsealError, match="--yes"):
+    with pytest.raises(VaultCommandError, match="--yes") as err:
         env.run("vault", "shred", "subj-a", "--as", "sup", "--code", "000000")
+    assert err.value.reason == "confirmation_required"
     out = env.run("vault", "shred", "subj-a", "--yes", "--as", "sup", "--code", env.code("sup"))
     assert "1 key(s) destroyed, 2 object(s) now unreadable" in out
     ev = env.events("vault.shred")[-1]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.vault.conftest import ListSink
+from tests.harness.audit import ListSink
 from voxseal.audit.events import Outcome
 from voxseal.errors import InvalidInput, NotFound, PermissionDenied
 from voxseal.identity.rbac import Role
@@ -86,7 +86,9 @@ def test_list_shows_metadata_only_and_only_readable_kinds(vault: Vault, sink: Li
     assert ev.target == "subj-alice" and ev.details == {"count": 1}
 
 
-def test_input_is_validated(vault: Vault) -> None:
+def test_input_is_validated(
+    vault: Vault, db: Database, provider: LocalKeyFileProvider, sink: ListSink
+) -> None:
     with pytest.raises(InvalidInput, match="kind"):
         put(vault, kind="photo")
     for bad in ("", "alice@example.com", "+15551234567", "a" * 129, "x y"):
@@ -100,7 +102,7 @@ def test_input_is_validated(vault: Vault) -> None:
         put(vault, metadata={"nested": {"a": 1}})
     with pytest.raises(InvalidInput):
         put(vault, metadata={"Bad-Key": 1})
-    small = Vault(vault._db, vault._provider, vault._audit, max_object_bytes=10)
+    small = Vault(db, provider, sink, max_object_bytes=10)
     with pytest.raises(InvalidInput, match="exceeds"):
         put(small, data=b"x" * 11)
     assert put(vault, content_type="audio/ogg; codecs=opus")
@@ -209,7 +211,7 @@ def test_authenticated_columns_cannot_be_changed(
 
 
 def test_shredding_makes_a_subject_unreadable_forever(
-    vault: Vault, db: Database, sink: ListSink
+    vault: Vault, db: Database, provider: LocalKeyFileProvider, sink: ListSink
 ) -> None:
     alice = [put(vault), put(vault, kind="transcript"), put(vault, kind="voiceprint")]
     bob = put(vault, subject="subj-bob")
@@ -238,7 +240,7 @@ def test_shredding_makes_a_subject_unreadable_forever(
         assert ev.details["reason"] == "vault_object_shredded"
     # a fresh vault (another node, a restart) cannot read them either
     with pytest.raises(ObjectShredded):
-        Vault(db, vault._provider, sink).get(alice[0], actor="sup", roles=SUP)
+        Vault(db, provider, sink).get(alice[0], actor="sup", roles=SUP)
     # other subjects are unaffected
     assert vault.get(bob, actor="sup", roles=SUP).data == AUDIO
     listed = vault.list("subj-alice", actor="sup", roles=SUP)

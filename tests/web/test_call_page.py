@@ -32,8 +32,8 @@ import numpy as np
 import pytest
 
 from tests.agent.helpers import CARD_PHRASE, GREETING, silence, speech
-from tests.signaling.conftest import CHEAP_PASSWORDS, free_port, start_gateway
-from tests.web.conftest import ROOT, launch_chromium, serve_directory
+from tests.harness.browser import ROOT, launch_chromium, serve_directory
+from tests.harness.gateway import CHEAP_PASSWORDS, free_port, start_gateway
 from voxseal.crypto import sframe
 from voxseal.sdk import Audio, RoomClient
 from voxseal.signaling.tls import client_context

@@ -21,8 +21,8 @@ import numpy as np
 import pyotp
 import pytest
 
-from tests.signaling.conftest import PASSWORD, RunningGateway, start_gateway
-from tests.web.conftest import ROOT, launch_chromium
+from tests.harness.browser import ROOT, launch_chromium
+from tests.harness.gateway import PASSWORD, RunningGateway, start_gateway
 from voxseal.identity.rbac import Role
 from voxseal.media.audio import pcm_frames, tone
 from voxseal.sdk import Audio, RoomClient

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.signaling.conftest import CHEAP_PASSWORDS
+from tests.harness.gateway import CHEAP_PASSWORDS
 from voxseal.app import create_app
 from voxseal.config import load_settings
 from voxseal.gateway import Gateway

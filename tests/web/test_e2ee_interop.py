@@ -1,11 +1,12 @@
 # ruff: noqa: E501 -- the JavaScript run in the page is embedded as strings; its lines stay whole
 """Cross-implementation tests: the browser E2EE library (web/src/e2ee) against the Python core.
 
-The library is bundled with esbuild at test time, served from http://127.0.0.1 (a secure
-context) and driven in headless Debian chromium. Each test moves real bytes between the two
-implementations (bundles, frames, identity documents, session messages) and, for every
-refusal, checks that the browser refuses with the same reason code as Python for the same
-bytes — so a drift in either implementation fails here.
+The library is bundled with esbuild at test time and run twice: under Node.js (harness.node_page,
+in the default suite: Node 20 has the browser's WebCrypto) and, marked ``browser``, served
+from http://127.0.0.1 (a secure context) in headless Debian chromium. Each test moves real
+bytes between the two implementations (bundles, frames, identity documents, session messages)
+and, for every refusal, checks that the JavaScript side refuses with the same reason code as
+Python for the same bytes — so a drift in either implementation fails here.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ import os
 import random
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import load_vectors
-from tests.web.conftest import WEB_DIR, build_bundle, serve_directory
+from tests.harness.browser import WEB_DIR, build_bundle, serve_directory
+from tests.harness.environment import load_vectors
+from tests.harness.node_page import NodePage
 from voxseal.crypto import sframe
 from voxseal.crypto.bundle import (
     _SIGNATURE_CONTEXT,
@@ -38,14 +41,12 @@ from voxseal.crypto.sas import key_transcript, safety_number
 from voxseal.sdk.client import DATA_METADATA
 from voxseal.sdk.key_agreement import KeyAgreement
 
-pytestmark = pytest.mark.browser
-
 ROOM = "room-interop"
 
-PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><title>voxseal e2ee interop</title></head>
-<body>
-<script type="module">
+# The page's globals, one ES module for both runtimes (a browser page and node_page.mjs):
+# the library, hex helpers, refusal capture, and calls into a module worker made by the
+# runtime's ``window.newWorker()``.
+PRELUDE = """
 import * as E2EE from "./e2ee.js";
 window.E2EE = E2EE;
 window.H = E2EE.fromHex;
@@ -61,7 +62,7 @@ window.reasonOf = async (fn) => {
 let seq = 0;
 const pending = new Map();
 window.startWorker = () => {
-  window.worker = new Worker("./worker_entry.js", { type: "module" });
+  window.worker = window.newWorker();
   window.worker.onmessage = (e) => {
     const p = pending.get(e.data.id); pending.delete(e.data.id);
     if ("error" in e.data) p.reject(Object.assign(new Error(e.data.message), { reason: e.data.error }));
@@ -72,13 +73,22 @@ window.workerCall = (op, arg) => new Promise((resolve, reject) => {
   const id = ++seq; pending.set(id, { resolve, reject });
   window.worker.postMessage({ id, op, arg });
 });
-window.ready = window.isSecureContext;
+window.ready = window.isSecureContext ?? true;
+"""
+
+PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>voxseal e2ee interop</title></head>
+<body>
+<script>
+window.newWorker = () => new Worker("./worker_entry.js", { type: "module" });
 </script>
+<script type="module" src="./prelude.js"></script>
 </body></html>
 """
 
 # A real module worker holding the keys, as an RTCRtpScriptTransform worker would: key updates
 # arrive by postMessage (structured clone of BigInt and Uint8Array), frames are hex for the test.
+# (Under node it is a worker_threads worker with the same globals, see node_page.mjs.)
 WORKER = """
 import { WorkerKeys, fromHex, toHex } from "./e2ee_worker.js";
 const keys = new WorkerKeys();
@@ -112,7 +122,7 @@ export { fromHex, toHex } from "./src/crypto/bytes.js";
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def bundles(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("e2ee-site")
     # The page gets the public API (plus the X-Wing KEM object, for the draft's vectors); the
     # worker its own small bundle (worker_keys.js imports no HPKE / signature code). The entries are
@@ -125,22 +135,40 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         finally:
             entry.unlink()
     (out / "worker_entry.js").write_text(WORKER)
+    (out / "prelude.js").write_text(PRELUDE)
     (out / "index.html").write_text(PAGE)
-    with serve_directory(out) as url:
-        yield url
+    return out
 
 
-@pytest.fixture(scope="module")
-def page(browser: Any, site: str) -> Iterator[Any]:
-    context = browser.new_context()
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    pg.goto(site + "/index.html")
-    pg.wait_for_function("window.ready === true", timeout=20_000)
-    assert not errors, errors
-    yield pg
-    context.close()
+def _chromium_page(request: pytest.FixtureRequest, bundles: Path) -> Iterator[Any]:
+    browser = request.getfixturevalue("browser")
+    with serve_directory(bundles) as site:
+        context = browser.new_context()
+        pg = context.new_page()
+        errors: list[str] = []
+        pg.on("pageerror", lambda exc: errors.append(str(exc)))
+        pg.goto(site + "/index.html")
+        pg.wait_for_function("window.ready === true", timeout=20_000)
+        assert not errors, errors
+        yield pg
+        context.close()
+
+
+@pytest.fixture(
+    scope="module", params=["node", pytest.param("chromium", marks=pytest.mark.browser)]
+)
+def page(request: pytest.FixtureRequest, bundles: Path) -> Iterator[Any]:
+    """Where the JavaScript side runs: Node.js (the default suite) or headless chromium.
+
+    Both load the same bundles and offer ``evaluate(expression, arg)``; the tests cannot tell
+    them apart, so each interop check runs in both.
+    """
+    if request.param == "chromium":
+        yield from _chromium_page(request, bundles)
+        return
+    with NodePage(bundles) as pg:
+        assert pg.evaluate("async () => window.ready") is True
+        yield pg
 
 
 def js(page: Any, body: str, arg: Any = None) -> Any:

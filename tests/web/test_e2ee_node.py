@@ -1,8 +1,8 @@
 """The browser E2EE library's fast unit tests (web/test/*.test.mjs), run by node's test runner.
 
 Node 20 has the same WebCrypto as the browser, so these cover the session logic and the RFC
-vectors in about a second; the real-browser and Python interop checks are in
-test_e2ee_interop.py. Missing node skips locally and fails on CI.
+vectors (tests/vectors) in about a second; the Python interop checks are in
+test_e2ee_interop.py (under node too). Missing node skips locally and fails on CI.
 """
 
 from __future__ import annotations
@@ -11,16 +11,14 @@ import os
 import shutil
 import subprocess
 
-from tests.conftest import VECTORS_DIR, _unavailable
-from tests.web.conftest import WEB_DIR, require_node
+from tests.harness.browser import WEB_DIR, require_node
+from tests.harness.environment import VECTORS_DIR
 
 
 def test_node_unit_tests_pass() -> None:
     require_node()
     node = shutil.which("node")
     assert node is not None
-    if not (VECTORS_DIR / "sframe-rfc9605.json").is_file():
-        _unavailable(f"test vectors not found in {VECTORS_DIR}")
     files = sorted(str(p.relative_to(WEB_DIR)) for p in (WEB_DIR / "test").glob("*.test.mjs"))
     assert files, "no node tests found in web/test"
     proc = subprocess.run(

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import sys
 
-from tests.web.conftest import WEB_DIR, require_node
+from tests.harness.browser import WEB_DIR, require_node
 from voxseal.signaling.protocol import (
     JS_MODULE,
     PROTOCOL_VERSION,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.web.conftest import WEB_DIR, require_node
+from tests.harness.browser import WEB_DIR, require_node
 from voxseal.web.assets import MANIFEST, STATIC_DIR, AssetsMissing, call_assets
 
 REBUILD = "run `npm ci && npm run build` in web/ and commit src/voxseal/web/static/call"

@@ -6,7 +6,7 @@ import * as sf from "../src/crypto/sframe.js";
 import { fromHex, toHex } from "../src/crypto/bytes.js";
 import { MalformedHeader } from "../src/crypto/errors.js";
 
-const dir = process.env.VOXSEAL_VECTORS_DIR || new URL("../../../shared/vectors/", import.meta.url).pathname;
+const dir = process.env.VOXSEAL_VECTORS_DIR || new URL("../../tests/vectors/", import.meta.url).pathname;
 // u64 KIDs/CTRs exceed 2**53: read every integer field as a string, then BigInt.
 const V = JSON.parse(readFileSync(`${dir}/sframe-rfc9605.json`, "utf8").replace(/("(?:kid|ctr)"\s*:\s*)(\d+)/g, '$1"$2"'));
 

@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 
 import numpy as np
 import pytest
-from tests.media.helpers import AudioLog, dominant_frequency
-from tests.signaling.conftest import RunningGateway
-from tests.signaling.test_rtc import run, token
 
+from tests.harness.gateway import RunningGateway
+from tests.harness.rooms import run, token
+from tests.media.helpers import AudioLog, dominant_frequency
 from voxseal.errors import PermissionDenied
 from voxseal.identity.rbac import Role
 from voxseal.media.audio import pcm_frames, tone

@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from tests.agent.helpers import CARD_PHRASE, DIGIT_WORDS, GREETING, silence, speech, transcriber
-from tests.signaling.conftest import RunningGateway
-from tests.signaling.test_rtc import token
 
+from tests.agent.helpers import CARD_PHRASE, DIGIT_WORDS, GREETING, silence, speech, transcriber
+from tests.harness.gateway import RunningGateway
+from tests.harness.rooms import token
 from voxseal.agent import AgentPipeline, EspeakTTS, RuleBasedResponder
 from voxseal.agent.runtime import CallRunner
 from voxseal.agent.worker import AgentWorker

@@ -9,9 +9,9 @@ import json
 from typing import Any
 
 import pytest
-from tests.signaling.conftest import RunningGateway
-from tests.signaling.test_rtc import join, run, token
 
+from tests.harness.gateway import RunningGateway
+from tests.harness.rooms import join, run, token
 from voxseal.crypto.errors import CryptoError
 from voxseal.sdk import E2EEError, JoinRefused, RoomClient
 

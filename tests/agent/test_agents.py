@@ -8,9 +8,9 @@ import asyncio
 import contextlib
 
 import pytest
-from tests.signaling.conftest import RunningGateway
-from tests.signaling.test_rtc import run, token
 
+from tests.harness.gateway import RunningGateway
+from tests.harness.rooms import run, token
 from voxseal.agent.worker import AgentWorker, Dispatch, RegistrationRefused
 from voxseal.identity.rbac import Role
 from voxseal.sdk import RoomClient

@@ -1,0 +1,5 @@
+"""Fixtures of the agent tests, registered from the harness."""
+
+from tests.harness.gateway import gateway_server
+
+__all__ = ["gateway_server"]
