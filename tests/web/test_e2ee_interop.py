@@ -1,5 +1,5 @@
 # ruff: noqa: E501 -- the JavaScript run in the page is embedded as strings; its lines stay whole
-"""Cross-implementation tests: the browser E2EE library (web/src/e2ee) against the Python core.
+"""Cross-implementation tests: the browser E2EE library (web/src/crypto) against the Python core.
 
 The library is bundled with esbuild at test time and run twice: under Node.js (harness.node_page,
 in the default suite: Node 20 has the browser's WebCrypto) and, marked ``browser``, served

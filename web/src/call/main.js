@@ -6,7 +6,7 @@
 // 2. The SFrame transforms are attached to the sender and every receiver BEFORE the offer is
 //    made, so no frame is ever sent or decoded outside them; the worker drops outgoing frames
 //    until the KeyAgreement has handed it a sender key.
-// 3. Keys are agreed with each participant exactly as the Python SDK does (web/src/e2ee is its
+// 3. Keys are agreed with each participant exactly as the Python SDK does (web/src/crypto is its
 //    port): sealed sender-key bundles relayed opaquely by the gateway over wss://…/v1/rtc.
 // The page then shows what it can prove: whether E2EE is on and why, a safety number per participant
 // to compare out of band, the agent's redacted transcript (E2EE data messages) and link quality.
