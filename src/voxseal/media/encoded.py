@@ -43,6 +43,7 @@ import av
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCRtpReceiver
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamError
+from av.stream import Stream
 
 from voxseal.audio import FRAME_SAMPLES
 from voxseal.media.audio import TIME_BASE
@@ -175,7 +176,7 @@ class EncodedAudioTrack(MediaStreamTrack):
 
     def __init__(self, *, max_queue: int = 25) -> None:
         super().__init__()
-        self._queue: asyncio.Queue[tuple[av.Packet, float] | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[av.Packet[Stream], float] | None] = asyncio.Queue()
         self._max_queue = max_queue
         self._source: object = None
         self._offset = 0
@@ -209,7 +210,7 @@ class EncodedAudioTrack(MediaStreamTrack):
         self.frames_pushed += 1
         self.bytes_pushed += len(payload)
 
-    async def recv(self) -> av.Packet:
+    async def recv(self) -> av.Packet[Stream]:
         if self.readyState != "live":
             raise MediaStreamError
         item = await self._queue.get()

@@ -219,7 +219,7 @@ class MediaEndpoint:
         self._tap_all_receivers()
         if self._track is not None:
             for transceiver in self._pc.getTransceivers():
-                if directions.get(transceiver.mid) == "recvonly":
+                if directions.get(transceiver.mid or "") == "recvonly":  # no mid: not offered
                     transceiver.sender.replaceTrack(self._track)
                     transceiver.direction = "sendonly"
                     break

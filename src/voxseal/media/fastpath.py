@@ -60,9 +60,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import pylibsrtp
+from aioice.ice import StunProtocol
 from aiortc import RTCPeerConnection
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.sdp import SessionDescription
@@ -93,6 +94,34 @@ _BUFFER = _MAX_PACKET + pylibsrtp.SRTP_MAX_TRAILER_LEN
 _SRTP_CALL = "srtp_err_status_t(*)(struct srtp_ctx_t_ *, void *, int *)"
 
 
+def _cffi() -> tuple[Any, Any]:
+    """pylibsrtp's cffi ``ffi`` and ``lib`` (AttributeError if a release stops exposing them).
+
+    Why one accessor: pylibsrtp imports them from its compiled ``_binding`` module (untyped,
+    hence ``Any``) without listing them in ``__all__``, so to mypy they are not exported; this
+    is the one place that relies on them being there.
+    """
+    return pylibsrtp.ffi, pylibsrtp.lib  # type: ignore[attr-defined]
+
+
+@runtime_checkable
+class _Tappable(Protocol):
+    """A socket transport whose protocol can be swapped: asyncio's and uvloop's UDP
+    transports, not a TURN allocation (aioice's ``TurnTransport`` has no such methods)."""
+
+    def get_protocol(self) -> asyncio.BaseProtocol: ...
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None: ...
+
+
+@runtime_checkable
+class _WriteBuffered(Protocol):
+    """A transport that reports its unsent bytes. asyncio's and uvloop's datagram transports
+    do; typeshed lists the method on ``WriteTransport`` only, not on ``DatagramTransport``."""
+
+    def get_write_buffer_size(self) -> int: ...
+
+
 class _LeanSrtp:
     """Direct libsrtp calls on one ``pylibsrtp.Session``, with a buffer of our own.
 
@@ -113,15 +142,16 @@ class _LeanSrtp:
     def __init__(self, session: pylibsrtp.Session) -> None:
         self.session = session  # keeps the srtp_t alive (freed by the session's ffi.gc)
         self.ctx = session._srtp[0]
-        self.cdata = pylibsrtp.ffi.new("char[]", _BUFFER)
-        self.buffer = pylibsrtp.ffi.buffer(self.cdata)
-        self.length = pylibsrtp.ffi.new("int *")
+        ffi, _ = _cffi()
+        self.cdata = ffi.new("char[]", _BUFFER)
+        self.buffer = ffi.buffer(self.cdata)
+        self.length = ffi.new("int *")
 
 
 def _binding_has_srtp_calls() -> bool:
     """Whether pylibsrtp binds libsrtp's protect/unprotect with the shape we call (once)."""
     try:
-        ffi, lib = pylibsrtp.ffi, pylibsrtp.lib
+        ffi, lib = _cffi()
         return all(
             ffi.typeof(f).cname == _SRTP_CALL for f in (lib.srtp_protect, lib.srtp_unprotect)
         )
@@ -159,15 +189,20 @@ def slot_params(answer_sdp: str) -> dict[str, SlotParams]:
     for m in SessionDescription.parse(answer_sdp).media:
         if m.kind != "audio" or not m.rtp.muxId or m.direction not in ("sendonly", "sendrecv"):
             continue
-        if not m.ssrc or not m.rtp.codecs:
-            continue
-        out[m.rtp.muxId] = SlotParams(m.ssrc[0].ssrc, m.rtp.codecs[0].payloadType)
+        codec = m.rtp.codecs[0] if m.rtp.codecs else None
+        if not m.ssrc or codec is None or codec.payloadType is None:
+            continue  # nothing to send on, or no payload type to stamp: aiortc's path
+        out[m.rtp.muxId] = SlotParams(m.ssrc[0].ssrc, codec.payloadType)
     return out
 
 
-def _raw_session(session: Any) -> pylibsrtp.Session:
-    """Unwrap :mod:`~voxseal.media.srtp`'s counting proxy: the fast path counts itself."""
-    return getattr(session, "_inner", session)
+def _raw_session(session: pylibsrtp.Session | None) -> pylibsrtp.Session | None:
+    """Unwrap :mod:`~voxseal.media.srtp`'s counting proxy: the fast path counts itself.
+
+    ``None`` (aiortc's value before DTLS-SRTP is up) passes through; the caller checks it.
+    """
+    inner: pylibsrtp.Session | None = getattr(session, "_inner", session)
+    return inner
 
 
 class _InterceptingProtocol(asyncio.DatagramProtocol):
@@ -175,7 +210,7 @@ class _InterceptingProtocol(asyncio.DatagramProtocol):
 
     __slots__ = ("_fast", "_inner", "_inner_received")
 
-    def __init__(self, inner: asyncio.DatagramProtocol, fast: Callable[[bytes], None]) -> None:
+    def __init__(self, inner: StunProtocol, fast: Callable[[bytes], None]) -> None:
         self._inner = inner
         self._inner_received = inner.datagram_received
         self._fast = fast
@@ -288,7 +323,7 @@ class FastSession:
         self,
         participant_id: str,
         transport: asyncio.DatagramTransport,
-        protocol: asyncio.DatagramProtocol,
+        protocol: StunProtocol,
         addr: tuple[str, int],
         rx: pylibsrtp.Session,
         tx: pylibsrtp.Session,
@@ -304,8 +339,13 @@ class FastSession:
         self.lean_tx = _lean(tx)
         self.monitor = monitor
         #: every (socket transport, aioice protocol) whose SRTP we intercept (see attach)
-        self.taps: list[tuple[asyncio.DatagramTransport, asyncio.DatagramProtocol]] = []
+        self.taps: list[tuple[_Tappable, StunProtocol]] = []
         self.sendto = transport.sendto
+        if not isinstance(transport, _WriteBuffered):  # congestion unseen: stay on aiortc's path
+            raise MediaError(
+                "the ICE socket's transport reports no write buffer; fast path unavailable",
+                reason="fastpath_unavailable",
+            )
         self.write_buffer = transport.get_write_buffer_size
         #: outbound streams of the subscribers this participant publishes to
         self.outs: list[OutStream] = []
@@ -504,9 +544,7 @@ class FastPath:
         protocols = [stun_protocol, *(p for p in local_protocols if p is not stun_protocol)]
         for protocol in protocols:
             sock_transport = getattr(protocol, "transport", None)
-            if not hasattr(sock_transport, "set_protocol") or not hasattr(
-                sock_transport, "get_protocol"
-            ):
+            if not isinstance(sock_transport, _Tappable):
                 continue  # e.g. a TURN allocation: stays on aioice's path
             if sock_transport.get_protocol() is not protocol:
                 continue
@@ -526,7 +564,11 @@ class FastPath:
         session.taps = []
         # aiortc's path takes the RTP again: it must find its own statistics (or none)
         reception, ssrc = session.reception, session.reception_ssrc
-        if reception is not None and isinstance(reception.get(ssrc), _ReceptionReport):
+        if (
+            reception is not None
+            and ssrc is not None
+            and isinstance(reception.get(ssrc), _ReceptionReport)
+        ):
             del reception[ssrc]
         for other in self._sessions.values():
             other.outs = [o for o in other.outs if o.subscriber is not session]
@@ -577,13 +619,16 @@ class FastPath:
         participant_id = pub.participant_id
         clock = SAMPLE_RATE
         lean = pub.lean_rx
-        srtp_unprotect = pylibsrtp.lib.srtp_unprotect if lean is not None else None
-        srtp_protect = pylibsrtp.lib.srtp_protect if lean is not None else None
+        # cffi objects (untyped); set on the lean path only, where _LEAN_BINDING found them
+        srtp_unprotect: Any = None
+        srtp_protect: Any = None
         rx_ctx: Any = None
         rx_cdata: Any = None
         rx_buffer: Any = None
         rx_length: Any = None
         if lean is not None:
+            _, lib = _cffi()
+            srtp_unprotect, srtp_protect = lib.srtp_unprotect, lib.srtp_protect
             rx_ctx, rx_cdata, rx_buffer, rx_length = lean.ctx, lean.cdata, lean.buffer, lean.length
         max_packet = _MAX_PACKET
 

@@ -348,12 +348,12 @@ class PooledSfu:
         for mid, owner in subscriber.slot_owner.items():
             if owner == publisher_id:
                 return mid
-        mid = next((m for m in subscriber.slots if m not in subscriber.slot_owner), None)
-        if mid is None:
+        free = next((m for m in subscriber.slots if m not in subscriber.slot_owner), None)
+        if free is None:
             raise NoReceiveSlot(f"{subscriber_id!r} has no free receive slot")
-        subscriber.slot_owner[mid] = publisher_id
+        subscriber.slot_owner[free] = publisher_id
         self._background(self._send("subscribe", subscriber=subscriber_id, publisher=publisher_id))
-        return mid
+        return free
 
     def unsubscribe(self, subscriber_id: str, publisher_id: str) -> None:
         subscriber = self._session(subscriber_id)

@@ -240,7 +240,9 @@ class Sfu:
             # no await until the tap and the SRTP policy are in place: DTLS starts on the next
             session.srtp = secure_transports(pc, aead_only=self._aead_only)
             for transceiver in pc.getTransceivers():
-                offered = directions.get(transceiver.mid or "", "inactive")
+                # no mid: not among the offer's directions, so inactive (never a slot)
+                mid = transceiver.mid or ""
+                offered = directions.get(mid, "inactive")
                 publish = offered in ("sendonly", "sendrecv") and not session.publishes
                 slot = offered in ("recvonly", "sendrecv")
                 if publish:
@@ -251,7 +253,7 @@ class Sfu:
                 if slot:
                     track = EncodedAudioTrack()
                     track.accepting = False
-                    session.slots[transceiver.mid] = track
+                    session.slots[mid] = track
                     transceiver.sender.replaceTrack(track)
                 transceiver.direction = (
                     "sendrecv"
@@ -347,14 +349,14 @@ class Sfu:
         for mid, owner in subscriber.slot_owner.items():
             if owner == publisher_id:
                 return mid
-        mid = subscriber.free_slot()
-        if mid is None:
+        free = subscriber.free_slot()
+        if free is None:
             raise NoReceiveSlot(f"{subscriber_id!r} has no free receive slot")
-        subscriber.slot_owner[mid] = publisher_id
-        self._fanout[publisher_id][subscriber_id] = mid
+        subscriber.slot_owner[free] = publisher_id
+        self._fanout[publisher_id][subscriber_id] = free
         if self._fast is not None:
-            self._fast.link(subscriber_id, mid, publisher_id)
-        return mid
+            self._fast.link(subscriber_id, free, publisher_id)
+        return free
 
     def unsubscribe(self, subscriber_id: str, publisher_id: str) -> None:
         """Stop forwarding ``publisher_id`` to ``subscriber_id`` (frees the slot)."""
@@ -394,14 +396,11 @@ class Sfu:
         if fast is not None and publisher_id in fast:
             fast.inject(publisher_id, payload, timestamp)  # to its fast-path subscribers
         for sub_id, mid in self._fanout[publisher_id].items():
-            sub_fast = fast.get(sub_id) if fast is not None else None
-            if sub_fast is None:
+            if fast is None or (sub_fast := fast.get(sub_id)) is None:
                 self._sessions[sub_id].slots[mid].push(payload, timestamp, source=publisher_id)
-            elif publisher_id not in fast:  # type: ignore[operator]
+            elif publisher_id not in fast:
                 session.tap_seq = (session.tap_seq + 1) & 0xFFFF
-                fast.send_to(  # type: ignore[union-attr]
-                    [sub_fast.slots[mid]], session, session.tap_seq, timestamp, payload
-                )
+                fast.send_to([sub_fast.slots[mid]], session, session.tap_seq, timestamp, payload)
 
     # --- stats ---------------------------------------------------------------------------------
 

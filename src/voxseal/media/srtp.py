@@ -110,7 +110,9 @@ class SrtpMonitor:
             self.profile = selected.decode() if selected else None
         rx = getattr(transport, "_rx_srtp", None)
         if rx is not None and not isinstance(rx, _CountingSession):
-            transport._rx_srtp = _CountingSession(rx, self)
+            # aiortc declares the attribute as Session; it calls only unprotect/unprotect_rtcp
+            # on it, which the proxy has (the rest reaches the session via __getattr__)
+            transport._rx_srtp = _CountingSession(rx, self)  # type: ignore[assignment]
 
 
 def secure_transports(pc: RTCPeerConnection, *, aead_only: bool = True) -> SrtpMonitor:

@@ -98,19 +98,19 @@ async def serve(
             room_sfu(room).unsubscribe(str(req["subscriber"]), str(req["publisher"]))
             return {}
         if op == "remove_participant":
-            sfu = sfus.get(room)
-            if sfu is not None:
-                await sfu.remove_participant(str(req["participant"]))
-                if not sfu.participants:
+            held = sfus.get(room)
+            if held is not None:
+                await held.remove_participant(str(req["participant"]))
+                if not held.participants:
                     del sfus[room]
-                    await sfu.close()
+                    await held.close()
             return {}
         if op == "stats":
             return dataclasses.asdict(await room_sfu(room).stats(str(req["participant"])))
         if op == "stats_all":
             if "room" in req:
-                sfu = sfus.get(room)
-                sessions = await sfu.stats_all() if sfu is not None else []
+                held = sfus.get(room)
+                sessions = await held.stats_all() if held is not None else []
                 return {"sessions": [dataclasses.asdict(s) for s in sessions]}
             return {
                 "sessions": [
