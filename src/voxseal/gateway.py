@@ -25,6 +25,7 @@ from voxseal.identity.lockout import BruteForceLockout, LockoutPolicy
 from voxseal.identity.passwords import PasswordHasher, PasswordParams, PasswordPolicy
 from voxseal.identity.sealing import SecretSealer
 from voxseal.identity.tokens import RevocationList, TokenAuthority
+from voxseal.identity.upgrades import upgrade_sealed_secrets
 from voxseal.keyfiles import load_or_create_ed25519
 from voxseal.privacy.policy import PrivacyPolicy
 from voxseal.store import Database, open_store
@@ -78,12 +79,9 @@ class Gateway:
                 ),
                 PasswordPolicy(min_length=pw.min_length),
             )
-            directory = Directory(
-                db,
-                hasher,
-                SecretSealer.from_file(keys / SEALING_KEY),
-                issuer=settings.tokens.issuer,
-            )
+            sealer = SecretSealer.from_file(keys / SEALING_KEY)
+            upgrade_sealed_secrets(db, sealer)
+            directory = Directory(db, hasher, sealer, issuer=settings.tokens.issuer)
             t = settings.tokens
             tokens = TokenAuthority(
                 load_or_create_ed25519(keys / TOKEN_KEY),

@@ -45,12 +45,11 @@ from pathlib import Path
 from typing import Any
 
 from voxseal.audit.events import AuditEvent, AuditSink, Outcome
+from voxseal.crypto.at_rest import Purpose, new_key, seal, wipe
 from voxseal.errors import InvalidInput, NotFound, PermissionDenied
 from voxseal.identity.rbac import Permission, Role, has_permission
 from voxseal.store import Database
 from voxseal.vault.keys import (
-    LAYER_DATA,
-    LAYER_SUBJECT,
     KeyProvider,
     LocalKeyFileProvider,
     ObjectShredded,
@@ -58,13 +57,10 @@ from voxseal.vault.keys import (
     VaultIntegrityError,
     WrongMasterKey,
     context,
-    new_key,
     next_key_path,
     open_provider,
     open_sealed,
-    seal,
     subject_key_context,
-    wipe,
 )
 from voxseal.vault.schema import MIGRATIONS
 
@@ -362,13 +358,13 @@ class Vault:
             try:
                 wrapped_data_key = seal(
                     subject_key,
-                    LAYER_SUBJECT,
+                    Purpose.VAULT_SUBJECT_WRAP,
                     bytes(data_key),
                     data_key_aad(object_id, subject_id, version, kind.value),
                 )
                 ciphertext = seal(
                     data_key,
-                    LAYER_DATA,
+                    Purpose.VAULT_DATA,
                     data,
                     payload_aad(
                         object_id,
@@ -538,7 +534,7 @@ class Vault:
             data_key = bytearray(
                 open_sealed(
                     subject_key,
-                    LAYER_SUBJECT,
+                    Purpose.VAULT_SUBJECT_WRAP,
                     row.wrapped_data_key,
                     data_key_aad(row.id, row.subject_id, row.key_version, row.kind.value),
                 )
@@ -548,7 +544,7 @@ class Vault:
         try:
             return open_sealed(
                 data_key,
-                LAYER_DATA,
+                Purpose.VAULT_DATA,
                 row.ciphertext,
                 payload_aad(
                     row.id,
