@@ -15,7 +15,8 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from voxseal.audit.events import AuditEvent, Outcome
+from voxseal.audit.actions import AuditAction
+from voxseal.audit.events import AuditContext, Outcome
 from voxseal.audit.log import AuditLog
 from voxseal.audit.verify import VerifyReport, verify_chain
 from voxseal.config import Settings
@@ -124,7 +125,7 @@ class Gateway:
 
     def record(
         self,
-        action: str,
+        action: AuditAction | str,
         *,
         actor: str | None = None,
         target: str | None = None,
@@ -133,16 +134,13 @@ class Gateway:
         correlation_id: str | None = None,
         **details: object,
     ) -> int:
-        return self.audit.record(
-            AuditEvent(
-                action=action,
-                outcome=outcome,
-                actor=actor,
-                target=target,
-                source=source,
-                correlation_id=correlation_id,
-                details=dict(details),
-            )
+        """One event in the gateway's log: :meth:`AuditContext.record` with the context inline.
+
+        For callers that know who and where only at this one call (CLI commands, start-up);
+        code that writes several events for one request builds one :class:`AuditContext`.
+        """
+        return AuditContext(self.audit, actor, source, correlation_id).record(
+            action, target=target, outcome=outcome, **details
         )
 
     @property

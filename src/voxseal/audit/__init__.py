@@ -11,8 +11,8 @@ Components that only *emit* events depend on :class:`AuditSink` and write throug
 :class:`AuditContext` (``events.py``), not on the log itself.
 """
 
-from voxseal.audit.chain import GENESIS_HASH, VerifyReport, key_id
 from voxseal.audit.actions import AuditAction
+from voxseal.audit.chain import GENESIS_HASH, VerifyReport, key_id
 from voxseal.audit.events import (
     AuditContext,
     AuditEvent,

@@ -192,8 +192,7 @@ class AuditAction(StrEnum):
         "consent.grant",
         "A data subject granted consent for a purpose (REST, IVR, agent, demo).",
         "the subject id (pseudonymous)",
-        "`consent_id`; `purpose`; `granted`; `legal_basis`; `via` (where the decision came "
-        "from)",
+        "`consent_id`; `purpose`; `granted`; `legal_basis`; `via` (where the decision came from)",
     )
     CONSENT_WITHDRAW = (
         "consent.withdraw",
@@ -362,8 +361,7 @@ class AuditAction(StrEnum):
         "agent.call.end",
         "The agent runtime finished a call.",
         "the room name",
-        "`job`; `subject`; `reason`; `utterances`; `transcript`, `recording` (vault object "
-        "ids)",
+        "`job`; `subject`; `reason`; `utterances`; `transcript`, `recording` (vault object ids)",
     )
     # -- telephony ingress ---------------------------------------------------------------------
     TELEPHONY_WEBHOOK = (

@@ -107,6 +107,7 @@ class AuditContext:
     def event(
         self,
         action: AuditAction | str,
+        /,
         *,
         target: str | None = None,
         outcome: Outcome = Outcome.SUCCESS,
@@ -125,6 +126,7 @@ class AuditContext:
     def record(
         self,
         action: AuditAction | str,
+        /,
         *,
         target: str | None = None,
         outcome: Outcome = Outcome.SUCCESS,
@@ -136,6 +138,7 @@ class AuditContext:
     async def arecord(
         self,
         action: AuditAction | str,
+        /,
         *,
         target: str | None = None,
         outcome: Outcome = Outcome.SUCCESS,
