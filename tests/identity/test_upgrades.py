@@ -9,8 +9,8 @@ import pyotp
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from voxseal.at_rest import FORMAT_V1, Purpose, SealedValueInvalid
 from voxseal.config import load_settings
-from voxseal.crypto.at_rest import FORMAT_V1, Purpose, SealedValueInvalid
 from voxseal.gateway import SEALING_KEY, Gateway
 from voxseal.identity.directory import Directory
 from voxseal.identity.sealing import SecretSealer

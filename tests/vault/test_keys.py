@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from voxseal.crypto.at_rest import FORMAT_V1, Purpose, new_key, seal, wipe
+from voxseal.at_rest import FORMAT_V1, Purpose, new_key, seal, wipe
 from voxseal.errors import ConfigError
 from voxseal.vault import (
     KeyProvider,

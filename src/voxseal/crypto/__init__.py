@@ -7,7 +7,6 @@
 * :mod:`voxseal.crypto.bundle` — sealed, signed sender-key bundles relayed by the gateway.
 * :mod:`voxseal.crypto.sas` — safety numbers / short authentication strings.
 * :mod:`voxseal.crypto.rekey` — when keys change and who receives them.
-* :mod:`voxseal.crypto.at_rest` — the one AES-256-GCM envelope for stored secrets (vault, TOTP).
 * :mod:`voxseal.crypto.errors` — typed refusals (all ``voxseal.errors.CryptoError``).
 
 Nothing in this package opens a socket, starts a task or reads a clock: time is passed in, so

@@ -1,8 +1,8 @@
 """Encryption at rest for the few secrets the directory must be able to read back.
 
 A password or an API key can be stored as a hash, but a TOTP secret cannot: the server needs it
-to compute codes. So it is sealed in the at-rest envelope (:mod:`voxseal.crypto.at_rest`:
-AES-256-GCM, header authenticated, purpose :attr:`~voxseal.crypto.at_rest.Purpose.IDENTITY_SECRET`)
+to compute codes. So it is sealed in the at-rest envelope (:mod:`voxseal.at_rest`:
+AES-256-GCM, header authenticated, purpose :attr:`~voxseal.at_rest.Purpose.IDENTITY_SECRET`)
 under a key that lives in a 0600 file in the data dir, not in the database: a stolen database
 dump (or backup) alone does not yield anyone's second factor. The caller's context (the
 principal id) is associated data, so a sealed secret copied onto another row does not open.
@@ -20,7 +20,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from voxseal.crypto.at_rest import (
+from voxseal.at_rest import (
     KEY_BYTES,
     NONCE_BYTES,
     TAG_BYTES,
@@ -67,7 +67,7 @@ class SecretSealer:
         return seal(self._key, Purpose.IDENTITY_SECRET, plaintext, context.encode())
 
     def open(self, blob: bytes, *, context: str) -> bytes:
-        """The secret; :class:`~voxseal.crypto.at_rest.SealedValueInvalid` (a CryptoError)
+        """The secret; :class:`~voxseal.at_rest.SealedValueInvalid` (a CryptoError)
         for anything else, including a value in the pre-envelope format."""
         return open_sealed(self._key, Purpose.IDENTITY_SECRET, blob, context.encode())
 
@@ -75,7 +75,7 @@ class SecretSealer:
         """``blob`` re-sealed in the current envelope if it is in the pre-envelope format.
 
         None when it already opens in the current format (nothing to do). Raises
-        :class:`~voxseal.crypto.at_rest.SealedValueInvalid` when it opens in neither: GCM's
+        :class:`~voxseal.at_rest.SealedValueInvalid` when it opens in neither: GCM's
         tag decides which format a blob is in, so one can never be mistaken for the other.
         Only the start-up upgrade calls this; normal reads go through :meth:`open`.
         """

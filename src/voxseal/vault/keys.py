@@ -9,7 +9,7 @@ Why three levels:
 * a **data key** per object means no AES-GCM key ever encrypts more than one payload, so random
   96-bit nonces are safe and one object's compromise says nothing about another's.
 
-Every wrap and every payload is sealed in the one at-rest envelope (:mod:`voxseal.crypto.at_rest`:
+Every wrap and every payload is sealed in the one at-rest envelope (:mod:`voxseal.at_rest`:
 AES-256-GCM, the version and layer bytes authenticated) whose associated data binds it to where
 it belongs (subject id and key version; object id, subject, kind, content type, metadata). A
 wrapped key or ciphertext copied onto another row therefore fails to open instead of
@@ -32,8 +32,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from voxseal.crypto import at_rest
-from voxseal.crypto.at_rest import KEY_BYTES, Purpose, SealedValueInvalid, seal
+from voxseal import at_rest
+from voxseal.at_rest import KEY_BYTES, Purpose, SealedValueInvalid, seal
 from voxseal.errors import ConfigError, CryptoError, VoxsealError
 from voxseal.keyfiles import check_private_file, write_private_file
 
@@ -98,11 +98,11 @@ def subject_key_context(subject_id: str, version: int) -> bytes:
     return context("subject-key", subject_id, version)
 
 
-# -- opening sealed blobs (the envelope is voxseal.crypto.at_rest's) ---------------------------
+# -- opening sealed blobs (the envelope is voxseal.at_rest's) ------------------------------------
 
 
 def open_sealed(key: bytes | bytearray, layer: Purpose, blob: bytes, aad: bytes) -> bytes:
-    """:func:`voxseal.crypto.at_rest.open_sealed`, refusing as :class:`VaultIntegrityError`.
+    """:func:`voxseal.at_rest.open_sealed`, refusing as :class:`VaultIntegrityError`.
 
     The vault's callers (and a KMS plug-in's) catch one integrity error for every layer.
     """

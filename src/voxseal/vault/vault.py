@@ -44,9 +44,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from voxseal.at_rest import Purpose, new_key, seal, wipe
 from voxseal.audit.actions import AuditAction
 from voxseal.audit.events import AuditContext, AuditSink, Outcome
-from voxseal.crypto.at_rest import Purpose, new_key, seal, wipe
 from voxseal.errors import InvalidInput, NotFound, PermissionDenied
 from voxseal.identity.rbac import Permission, Role, has_permission
 from voxseal.store import Database

@@ -19,6 +19,11 @@ Why this shape:
 
 Keys are passed in, never stored here; :func:`new_key` returns a mutable buffer so the caller
 can :func:`wipe` it when done. Sans-I/O: no files, no clock.
+
+Why this is a ground-floor module and not part of :mod:`voxseal.crypto`: the gateway process
+must be able to seal at rest (vault, TOTP secrets) while it is *unable* to import the
+end-to-end encryption core (:func:`voxseal.media.sfu.forbid_sframe` refuses the whole
+``voxseal.crypto`` package there, so the relay provably holds no SFrame key).
 """
 
 from __future__ import annotations
@@ -29,7 +34,6 @@ from enum import IntEnum
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from voxseal.crypto.errors import InvalidKey
 from voxseal.errors import CryptoError
 
 __all__ = [
@@ -84,7 +88,9 @@ def _header(purpose: Purpose | int) -> bytes:
 
 def _aead(key: bytes | bytearray) -> AESGCM:
     if len(key) != KEY_BYTES:
-        raise InvalidKey(f"at-rest keys are {KEY_BYTES} bytes, not {len(key)}")
+        raise CryptoError(
+            f"at-rest keys are {KEY_BYTES} bytes, not {len(key)}", reason="invalid_key"
+        )
     return AESGCM(bytes(key))
 
 

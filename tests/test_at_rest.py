@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from voxseal.crypto.at_rest import (
+from voxseal.at_rest import (
     FORMAT_V1,
     HEADER_BYTES,
     NONCE_BYTES,
@@ -19,7 +21,6 @@ from voxseal.crypto.at_rest import (
     seal,
     wipe,
 )
-from voxseal.crypto.errors import InvalidKey
 from voxseal.errors import CryptoError
 from voxseal.identity.sealing import SecretSealer
 
@@ -97,8 +98,9 @@ def test_associated_data_key_and_tampering() -> None:
 
 def test_only_256_bit_keys_and_known_purposes() -> None:
     for length in (16, 24, 31, 33):
-        with pytest.raises(InvalidKey, match=f"not {length}"):
+        with pytest.raises(CryptoError, match=f"not {length}") as exc:
             seal(os.urandom(length), Purpose.VAULT_DATA, b"x", AAD)
+        assert exc.value.reason == "invalid_key"
     with pytest.raises(ValueError):
         seal(new_key(), 0x5A, b"x", AAD)
     assert len({p.value for p in Purpose}) == len(Purpose)
@@ -154,3 +156,22 @@ def test_the_legacy_format_opens_only_through_the_upgrade() -> None:
         SecretSealer(bytes(new_key())).reseal_legacy(legacy, context="totp:1")
     with pytest.raises(SealedValueInvalid):  # neither format
         sealer.reseal_legacy(b"\x07" + legacy[1:], context="totp:1")
+
+
+def test_a_process_that_forbids_sframe_can_still_seal_at_rest() -> None:
+    """The gateway forbids the E2EE core (blind relay) yet needs the vault and TOTP secrets."""
+    code = (
+        "from voxseal.media.sfu import forbid_sframe\n"
+        "forbid_sframe()\n"
+        "import sys, voxseal.at_rest, voxseal.gateway\n"
+        "from voxseal.at_rest import Purpose, new_key, open_sealed, seal\n"
+        "k = new_key()\n"
+        "assert open_sealed(k, Purpose.VAULT_DATA, seal(k, Purpose.VAULT_DATA, b'x', b''), b'') "
+        "== b'x'\n"
+        "assert not [m for m in sys.modules if m.startswith('voxseal.crypto')]\n"
+        "print('sealed')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.strip() == "sealed"
