@@ -456,6 +456,11 @@ def catalogue_markdown() -> str:
         "counts and reason codes only; never secrets or raw PII). The log refuses any action",
         "not listed here, so this list is complete. Action names never change once shipped.",
         "",
+        "Where the action appears in each export (`voxseal audit export --format …`):",
+        "`jsonl` has it as `action`; `cef` as the Signature ID (the name is",
+        "`<action> <outcome>`) and as `act`; `syslog` (RFC 5424) as MSGID and as the",
+        "`action` SD-PARAM. Every action fits a syslog MSGID (32 characters).",
+        "",
         "| action | emitted when | target | details |",
         "|---|---|---|---|",
     ]

@@ -98,7 +98,7 @@ def subject_key_context(subject_id: str, version: int) -> bytes:
     return context("subject-key", subject_id, version)
 
 
-# -- opening sealed blobs (the envelope is voxseal.at_rest's) ------------------------------------
+# -- opening sealed blobs (the envelope is voxseal.at_rest's) --------------------------------------
 
 
 def open_sealed(key: bytes | bytearray, layer: Purpose, blob: bytes, aad: bytes) -> bytes:
