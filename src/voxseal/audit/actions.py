@@ -442,6 +442,10 @@ class AuditAction(StrEnum):
     )
 
 
+#: value -> member (``AuditAction(value)`` does the same at run time; this one type-checks)
+BY_VALUE: dict[str, AuditAction] = {a.value: a for a in AuditAction}
+
+
 def catalogue_markdown() -> str:
     """``docs/audit-actions.md``: the catalogue as SIEM users read it, one row per action."""
     lines = [

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
-from voxseal.audit.actions import AuditAction
+from voxseal.audit.actions import BY_VALUE, AuditAction
 from voxseal.errors import AuditError
 
 
@@ -44,13 +44,13 @@ def parse_action(action: AuditAction | str) -> AuditAction:
     """The catalogue member for ``action`` (a member or its exact string)."""
     if type(action) is AuditAction:
         return action
-    try:
-        return AuditAction(action)
-    except ValueError:
+    member = BY_VALUE.get(action) if isinstance(action, str) else None
+    if member is None:
         raise UnknownAuditAction(
             f"action {str(action)[:64]!r} is not in the audit action catalogue "
             "(voxseal.audit.actions.AuditAction); add it there first"
-        ) from None
+        )
+    return member
 
 
 @dataclass(frozen=True, slots=True)
