@@ -13,7 +13,8 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from voxseal.audit.events import AuditEvent, Outcome
+from voxseal.audit.actions import AuditAction
+from voxseal.audit.events import AuditContext, Outcome
 from voxseal.audit.log import AuditLog
 from voxseal.audit.schema import MIGRATIONS as AUDIT_SCHEMA
 from voxseal.audit.verify import VerifyReport, verify_chain
@@ -25,6 +26,7 @@ from voxseal.identity.passwords import PasswordHasher, PasswordParams, PasswordP
 from voxseal.identity.schema import MIGRATIONS as IDENTITY_SCHEMA
 from voxseal.identity.sealing import SecretSealer
 from voxseal.identity.tokens import RevocationList, TokenAuthority
+from voxseal.identity.upgrades import upgrade_sealed_secrets
 from voxseal.keyfiles import load_or_create_ed25519
 from voxseal.privacy.policy import PrivacyPolicy
 from voxseal.privacy.schema import MIGRATIONS as PRIVACY_SCHEMA
@@ -75,12 +77,9 @@ class Gateway:
                 ),
                 PasswordPolicy(min_length=pw.min_length),
             )
-            directory = Directory(
-                db,
-                hasher,
-                SecretSealer.from_file(keys / SEALING_KEY),
-                issuer=settings.tokens.issuer,
-            )
+            sealer = SecretSealer.from_file(keys / SEALING_KEY)
+            upgrade_sealed_secrets(db, sealer)
+            directory = Directory(db, hasher, sealer, issuer=settings.tokens.issuer)
             t = settings.tokens
             tokens = TokenAuthority(
                 load_or_create_ed25519(keys / TOKEN_KEY),
@@ -123,7 +122,7 @@ class Gateway:
 
     def record(
         self,
-        action: str,
+        action: AuditAction | str,
         *,
         actor: str | None = None,
         target: str | None = None,
@@ -132,16 +131,13 @@ class Gateway:
         correlation_id: str | None = None,
         **details: object,
     ) -> int:
-        return self.audit.record(
-            AuditEvent(
-                action=action,
-                outcome=outcome,
-                actor=actor,
-                target=target,
-                source=source,
-                correlation_id=correlation_id,
-                details=dict(details),
-            )
+        """One event in the gateway's log: :meth:`AuditContext.record` with the context inline.
+
+        For callers that know who and where only at this one call (CLI commands, start-up);
+        code that writes several events for one request builds one :class:`AuditContext`.
+        """
+        return AuditContext(self.audit, actor, source, correlation_id).record(
+            action, target=target, outcome=outcome, **details
         )
 
     @property

@@ -10,7 +10,7 @@ import sys
 import threading
 from pathlib import Path
 
-from voxseal.audit import AuditEvent, AuditLog
+from voxseal.audit import AuditAction, AuditEvent, AuditLog
 from voxseal.audit.schema import MIGRATIONS
 from voxseal.keyfiles import load_or_create_ed25519
 from voxseal.store import open_store
@@ -25,7 +25,7 @@ def main() -> None:
     def worker(k: int) -> None:
         i = 0
         while True:
-            seq = log.record(AuditEvent("audit.test", actor=f"w{k}", details={"i": i}))
+            seq = log.record(AuditEvent(AuditAction.AUDIT_READ, actor=f"w{k}", details={"i": i}))
             with out:
                 sys.stdout.write(f"{seq}\n")
                 sys.stdout.flush()

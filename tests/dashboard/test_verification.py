@@ -32,7 +32,7 @@ def gw(tmp_path: Path) -> Iterator[Gateway]:
 def write(gw: Gateway, n: int) -> int:
     seq = 0
     for i in range(n):
-        seq = gw.record("test.event", actor="someone", target=f"room-{i % 3}", n=i)
+        seq = gw.record("rooms.stats", actor="someone", target=f"room-{i % 3}", n=i)
     return seq
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from voxseal.at_rest import FORMAT_V1, Purpose, new_key, seal, wipe
 from voxseal.errors import ConfigError
 from voxseal.vault import (
     KeyProvider,
@@ -18,17 +19,7 @@ from voxseal.vault import (
     open_provider,
     register_provider,
 )
-from voxseal.vault.keys import (
-    FORMAT_V1,
-    LAYER_DATA,
-    LAYER_SUBJECT,
-    context,
-    new_key,
-    open_sealed,
-    seal,
-    subject_key_context,
-    wipe,
-)
+from voxseal.vault.keys import context, open_sealed, subject_key_context
 
 CTX = subject_key_context("subj-1", 1)
 
@@ -126,20 +117,20 @@ def test_a_registered_provider_scheme_is_used(
 def test_envelope_layout_and_layer_separation() -> None:
     key = new_key()
     aad = context("object", "id", 1)
-    blob = seal(key, LAYER_DATA, b"hello", aad)
-    assert blob[0] == FORMAT_V1 and blob[1] == LAYER_DATA
+    blob = seal(key, Purpose.VAULT_DATA, b"hello", aad)
+    assert blob[0] == FORMAT_V1 and blob[1] == Purpose.VAULT_DATA
     assert len(blob) == 2 + 12 + len(b"hello") + 16
-    assert open_sealed(key, LAYER_DATA, blob, aad) == b"hello"
+    assert open_sealed(key, Purpose.VAULT_DATA, blob, aad) == b"hello"
     with pytest.raises(VaultIntegrityError, match="another key layer"):
-        open_sealed(key, LAYER_SUBJECT, blob, aad)
+        open_sealed(key, Purpose.VAULT_SUBJECT_WRAP, blob, aad)
     # the header is authenticated: relabelling the layer cannot be made to pass
-    relabelled = bytes([FORMAT_V1, LAYER_SUBJECT]) + blob[2:]
+    relabelled = bytes([FORMAT_V1, Purpose.VAULT_SUBJECT_WRAP]) + blob[2:]
     with pytest.raises(VaultIntegrityError):
-        open_sealed(key, LAYER_SUBJECT, relabelled, aad)
+        open_sealed(key, Purpose.VAULT_SUBJECT_WRAP, relabelled, aad)
     with pytest.raises(VaultIntegrityError, match="version"):
-        open_sealed(key, LAYER_DATA, bytes([2]) + blob[1:], aad)
+        open_sealed(key, Purpose.VAULT_DATA, bytes([2]) + blob[1:], aad)
     with pytest.raises(VaultIntegrityError, match="truncated"):
-        open_sealed(key, LAYER_DATA, blob[:20], aad)
+        open_sealed(key, Purpose.VAULT_DATA, blob[:20], aad)
     wipe(key)
     assert key == bytearray(32)
 

@@ -4,7 +4,8 @@ Once a record is chained it can never be removed without breaking verification, 
 written by mistake would be there for good. The guard therefore refuses, loudly and at the
 call site, ``details`` keys that name a secret (``password``, ``token``, ``otp``, ``code``,
 ``key`` ...) and values that look like credentials (a JWT, a PEM block, a bearer header, an
-``otpauth://`` URI) in any field.
+``otpauth://`` URI) in any field, and any action outside the catalogue
+(:mod:`voxseal.audit.actions`).
 
 Identifier fields (actor, target, source, correlation id) often carry what an attacker typed
 (a username on a failed login), so they are *normalised* rather than refused: an audit write
@@ -19,8 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from voxseal.audit.chain import canonical_details
-from voxseal.audit.events import AuditEvent, Outcome
-from voxseal.errors import AuditError
+from voxseal.audit.events import AuditEvent, AuditEventRejected, Outcome, parse_action
 
 MAX_FIELD = 256
 MAX_DETAILS = 8192
@@ -112,19 +112,14 @@ SECRET_FRAGMENTS = (
     "otpcode",
 )
 
-_ACTION = re.compile(r"[a-z0-9_]+(?:[.:-][a-z0-9_]+)*")
+#: the shape every catalogue action has (a test checks each member against it)
+ACTION_SHAPE = re.compile(r"[a-z0-9_]+(?:[.:-][a-z0-9_]+)*")
 _WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 _CREDENTIAL_VALUE = re.compile(
     r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.|-----BEGIN |(?i:^\s*bearer\s+\S)|(?i:otpauth://)"
 )
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _OUTCOMES = frozenset(o.value for o in Outcome)
-
-
-class AuditEventRejected(AuditError):
-    """The event would put a secret, or malformed data, into the permanent log."""
-
-    reason = "audit_event_rejected"
 
 
 def key_words(key: str) -> list[str]:
@@ -210,11 +205,7 @@ def prepare(
 
     Returns ``(actor, action, target, outcome, source, correlation_id, details_json)``.
     """
-    action = event.action
-    if not isinstance(action, str) or len(action) > 64 or not _ACTION.fullmatch(action):
-        raise AuditEventRejected(
-            f"action {action!r} must be a short lowercase dotted verb such as 'auth.login'"
-        )
+    action = parse_action(event.action).value  # only the catalogue's actions are logged
     outcome = str(event.outcome.value if isinstance(event.outcome, Outcome) else event.outcome)
     if outcome not in _OUTCOMES:
         raise AuditEventRejected(f"outcome {outcome!r} is not one of {sorted(_OUTCOMES)}")

@@ -8,6 +8,7 @@ can call it from a threadpool. Modules, one idea each:
 * :mod:`~voxseal.identity.totp` — RFC 4226 HOTP / RFC 6238 TOTP, otpauth URIs, terminal QR
 * :mod:`~voxseal.identity.recovery` — single-use recovery codes
 * :mod:`~voxseal.identity.sealing` — encryption at rest of TOTP secrets
+* :mod:`~voxseal.identity.upgrades` — one-time data upgrades (re-sealing stored secrets)
 * :mod:`~voxseal.identity.apikeys` — ``vxk_…`` API keys for service accounts
 * :mod:`~voxseal.identity.directory` — principals and their credentials
 * :mod:`~voxseal.identity.lockout` — per-account and per-address brute-force lockout

@@ -12,7 +12,7 @@ authority (what a success yields) and an audit sink (what happened). Rules it en
   ``mfa_not_enrolled`` (the CLI enrols people; there is no way around it over the network);
 * the account's failure count is reset only after a *complete* login, so knowing the password
   does not buy unlimited TOTP guesses;
-* every success, failure, lockout and refusal is an :class:`AuditEvent` holding identifiers and
+* every success, failure, lockout and refusal is an audit event holding identifiers and
   reason codes only. Names typed for unknown accounts are not recorded (people type passwords
   into the username field); the source address is.
 """
@@ -25,7 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from voxseal.audit.events import AuditEvent, AuditSink, Outcome
+from voxseal.audit.actions import AuditAction
+from voxseal.audit.events import AuditContext, AuditSink, Outcome
 from voxseal.errors import (
     AccountLocked,
     InvalidCredentials,
@@ -132,8 +133,10 @@ class Authenticator:
         account = known.name if known is not None else _unknown_account_key(str(username)[:256])
         target = known.name if known is not None else None
 
+        audit = AuditContext(self._audit, target, source_ip, correlation_id)
+
         def event(outcome: Outcome, **details: Any) -> None:
-            self._emit("auth.login", outcome, target, target, source_ip, correlation_id, details)
+            audit.record(AuditAction.AUTH_LOGIN, target=target, outcome=outcome, **details)
 
         try:
             self.lockout.check(account=account, source_ip=source_ip)
@@ -183,7 +186,9 @@ class Authenticator:
         """Second step: a TOTP code or a recovery code for a live challenge → access token."""
 
         def event(outcome: Outcome, who: str | None, **details: Any) -> None:
-            self._emit("auth.mfa", outcome, who, who, source_ip, correlation_id, details)
+            AuditContext(self._audit, who, source_ip, correlation_id).record(
+                AuditAction.AUTH_MFA, target=who, outcome=outcome, **details
+            )
 
         try:
             self.lockout.check(source_ip=source_ip)
@@ -241,7 +246,9 @@ class Authenticator:
         def event(outcome: Outcome, who: str | None, **details: Any) -> None:
             if key_id is not None:
                 details["key_id"] = key_id
-            self._emit("auth.apikey", outcome, who, who, source_ip, correlation_id, details)
+            AuditContext(self._audit, who, source_ip, correlation_id).record(
+                AuditAction.AUTH_APIKEY, target=who, outcome=outcome, **details
+            )
 
         try:
             self.lockout.check(source_ip=source_ip)
@@ -276,14 +283,8 @@ class Authenticator:
             if principal is None or principal.disabled:
                 raise InvalidCredentials("principal is unknown or disabled", reason="token_invalid")
         except VoxsealError as exc:  # token errors, unknown/disabled principal
-            self._emit(
-                "token.refused",
-                Outcome.DENIED,
-                None,
-                None,
-                source_ip,
-                correlation_id,
-                {"reason": exc.reason, "kind": "access"},
+            AuditContext(self._audit, None, source_ip, correlation_id).record(
+                AuditAction.TOKEN_REFUSED, outcome=Outcome.DENIED, reason=exc.reason, kind="access"
             )
             raise
         return AccessClaims(
@@ -305,14 +306,8 @@ class Authenticator:
     ) -> None:
         """Revoke the presented access token on every node."""
         self.tokens.revoke(claims)
-        self._emit(
-            "token.revoke",
-            Outcome.SUCCESS,
-            claims.subject,
-            claims.subject,
-            source_ip,
-            correlation_id,
-            {"jti": claims.jti, "kind": "access"},
+        AuditContext(self._audit, claims.subject, source_ip, correlation_id).record(
+            AuditAction.TOKEN_REVOKE, target=claims.subject, jti=claims.jti, kind="access"
         )
 
     def mint_join_token(
@@ -328,6 +323,7 @@ class Authenticator:
     ) -> IssuedToken:
         """``POST /v1/rooms/{room}/tokens``: requires ``tokens:join:mint``; audited."""
         actor_name = actor.name if isinstance(actor, Principal) else actor.subject
+        audit = AuditContext(self._audit, actor_name, source_ip, correlation_id)
         try:
             if isinstance(actor, Principal):
                 if actor.disabled:
@@ -337,30 +333,18 @@ class Authenticator:
                 actor.require(Permission.TOKENS_JOIN_MINT)
             issued = self.tokens.issue_join(room, identity, grants, ttl=ttl)
         except VoxsealError as exc:
-            self._emit(
-                "token.issue",
-                Outcome.DENIED,
-                actor_name,
-                None,
-                source_ip,
-                correlation_id,
-                {"reason": exc.reason, "kind": "join"},
+            audit.record(
+                AuditAction.TOKEN_ISSUE, outcome=Outcome.DENIED, reason=exc.reason, kind="join"
             )
             raise
-        self._emit(
-            "token.issue",
-            Outcome.SUCCESS,
-            actor_name,
-            identity,
-            source_ip,
-            correlation_id,
-            {
-                "kind": "join",
-                "room": room,
-                "grants": issued.claims.grants.names(),  # type: ignore[union-attr]
-                "jti": issued.jti,
-                "ttl": int(issued.expires_at - issued.claims.issued_at),
-            },
+        audit.record(
+            AuditAction.TOKEN_ISSUE,
+            target=identity,
+            kind="join",
+            room=room,
+            grants=issued.claims.grants.names(),  # type: ignore[union-attr]
+            jti=issued.jti,
+            ttl=int(issued.expires_at - issued.claims.issued_at),
         )
         return issued
 
@@ -379,30 +363,6 @@ class Authenticator:
         if self.tokens.revocations is not None:
             purged["revocations"] = self.tokens.revocations.purge()
         return purged
-
-    # -- helpers --------------------------------------------------------------------------
-
-    def _emit(
-        self,
-        action: str,
-        outcome: Outcome,
-        actor: str | None,
-        target: str | None,
-        source_ip: str | None,
-        correlation_id: str | None,
-        details: dict[str, Any],
-    ) -> None:
-        self._audit.record(
-            AuditEvent(
-                action=action,
-                outcome=outcome,
-                actor=actor,
-                target=target,
-                source=source_ip,
-                correlation_id=correlation_id,
-                details=details,
-            )
-        )
 
 
 __all__ = [

@@ -22,7 +22,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from voxseal.audit.events import AuditEvent, AuditSink, Outcome
+from voxseal.audit.actions import AuditAction
+from voxseal.audit.events import AuditContext, AuditSink, Outcome
 from voxseal.errors import AccountLocked, ConfigError
 from voxseal.store import Database
 
@@ -121,15 +122,13 @@ class BruteForceLockout:
                 (now + delay, scope, subject, now + delay),
             )
             if self._audit is not None:
-                self._audit.record(
-                    AuditEvent(
-                        action="auth.lockout",
-                        outcome=Outcome.DENIED,
-                        target=subject if scope == "account" else None,
-                        source=ip,
-                        correlation_id=correlation_id,
-                        details={"scope": scope, "failures": failures, "retry_after": delay},
-                    )
+                AuditContext(self._audit, None, ip, correlation_id).record(
+                    AuditAction.AUTH_LOCKOUT,
+                    target=subject if scope == "account" else None,
+                    outcome=Outcome.DENIED,
+                    scope=scope,
+                    failures=failures,
+                    retry_after=delay,
                 )
 
     def _increment(self, scope: str, subject: str, now: float) -> int:

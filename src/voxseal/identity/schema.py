@@ -8,6 +8,8 @@ Why these shapes:
 * Recovery codes, API keys, MFA challenges and lockout counters are stored as *hashes* of
   high-entropy values or of usernames, never in the clear.
 * ``identity_revoked_tokens`` keeps only a JWT id and its expiry, so expired rows can be purged.
+* ``identity_upgrades`` records the data upgrades that SQL cannot do (re-sealing stored secrets
+  in a new envelope, :mod:`voxseal.identity.upgrades`), so each runs once per database.
 """
 
 from __future__ import annotations
@@ -79,7 +81,19 @@ _V1_POSTGRESQL = (
     .replace("disabled INTEGER", "disabled SMALLINT")
 )
 
+_V2 = """
+CREATE TABLE identity_upgrades (
+    name TEXT PRIMARY KEY,
+    applied_at DOUBLE PRECISION NOT NULL
+);
+"""
+
 MIGRATIONS = MigrationSet(
     "identity",
-    (Migration(1, "principals, mfa, api keys, lockouts, revocations", _V1_SQLITE, _V1_POSTGRESQL),),
+    (
+        Migration(
+            1, "principals, mfa, api keys, lockouts, revocations", _V1_SQLITE, _V1_POSTGRESQL
+        ),
+        Migration(2, "data upgrades applied once", _V2, _V2),
+    ),
 )

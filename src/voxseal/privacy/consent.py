@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from voxseal.audit.events import AuditEvent, AuditSink, Outcome
+from voxseal.audit.actions import AuditAction
+from voxseal.audit.events import AuditContext, AuditSink
 from voxseal.errors import InvalidInput
 from voxseal.store import Database
 
@@ -213,22 +214,14 @@ class ConsentLedger:
         )
         assert row is not None
         rec = _row(row)
-        self._audit.record(
-            AuditEvent(
-                action="consent.grant" if granted else "consent.withdraw",
-                outcome=Outcome.SUCCESS,
-                actor=actor,
-                target=subject_id,
-                source=request_source,
-                correlation_id=correlation_id,
-                details={
-                    "consent_id": rec.id,
-                    "purpose": purpose.value,
-                    "granted": granted,
-                    "legal_basis": basis.value,
-                    "via": source,
-                },
-            )
+        AuditContext(self._audit, actor, request_source, correlation_id).record(
+            AuditAction.CONSENT_GRANT if granted else AuditAction.CONSENT_WITHDRAW,
+            target=subject_id,
+            consent_id=rec.id,
+            purpose=purpose.value,
+            granted=granted,
+            legal_basis=basis.value,
+            via=source,
         )
         with self._lock:
             listeners = list(self._listeners)

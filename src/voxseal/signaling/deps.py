@@ -13,9 +13,9 @@ from typing import Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from starlette.concurrency import run_in_threadpool
 
-from voxseal.audit.events import Outcome
+from voxseal.audit.actions import AuditAction
+from voxseal.audit.events import AuditContext
 from voxseal.errors import AuthError
 from voxseal.gateway import Gateway
 from voxseal.identity import rbac
@@ -73,30 +73,18 @@ def caller(
     return who
 
 
-def audit(
-    request: Request,
-    action: str,
-    *,
-    actor: str | None,
-    target: str | None,
-    outcome: Outcome = Outcome.SUCCESS,
-    **details: Any,
-) -> int:
-    """Record what an endpoint did, with the request's source and correlation id (durable)."""
-    return gateway(request).record(
-        action,
-        actor=actor,
-        target=target,
-        outcome=outcome,
-        source=source_ip(request),
-        correlation_id=correlation_id(request.scope),
-        **details,
+def audit_context(request: Request, actor: str | None) -> AuditContext:
+    """Events for this request: its source address and correlation id, ``actor`` acting."""
+    return AuditContext(
+        gateway(request).audit, actor, source_ip(request), correlation_id(request.scope)
     )
 
 
-async def aaudit(request: Request, action: str, **kw: Any) -> int:
-    """:func:`audit` from async endpoints, off the event loop (it waits for the fsync)."""
-    return await run_in_threadpool(lambda: audit(request, action, **kw))
+async def aaudit(
+    request: Request, action: AuditAction | str, *, actor: str | None, **kw: Any
+) -> int:
+    """``audit_context(request, actor).arecord(action, …)``, for callers not yet converted."""
+    return await audit_context(request, actor).arecord(action, **kw)
 
 
 def allowed(permission: Permission) -> Callable[..., Caller]:

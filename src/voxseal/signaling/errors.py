@@ -12,10 +12,10 @@ import logging
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from voxseal.audit.events import AuditEvent, Outcome
+from voxseal.audit.actions import AuditAction
+from voxseal.audit.events import AuditContext, Outcome
 from voxseal.errors import AccountLocked, AuthError, VoxsealError
 from voxseal.signaling.headers import correlation_id
 
@@ -23,21 +23,25 @@ log = logging.getLogger("voxseal.signaling")
 
 
 async def audit_refusal(request: Request | WebSocket, status: int, reason: str) -> None:
+    """The ``http.refused`` event of a refused request (a failing log is logged, not raised)."""
     gateway = getattr(request.app.state, "gateway", None)
     if gateway is None:
         return
     caller = getattr(request.state, "caller", None)
-    event = AuditEvent(
-        action="http.refused",
-        outcome=Outcome.DENIED if status in (401, 403, 429) else Outcome.FAILURE,
-        actor=caller.name if caller else None,
-        target=f"{request.scope.get('method', 'WS')} {request.url.path}",
-        source=request.client.host if request.client else None,
-        correlation_id=correlation_id(request.scope),
-        details={"status": status, "reason": reason},
+    context = AuditContext(
+        gateway.audit,
+        caller.name if caller else None,
+        request.client.host if request.client else None,
+        correlation_id(request.scope),
     )
     try:
-        await run_in_threadpool(gateway.audit.record, event)
+        await context.arecord(
+            AuditAction.HTTP_REFUSED,
+            target=f"{request.scope.get('method', 'WS')} {request.url.path}",
+            outcome=Outcome.DENIED if status in (401, 403, 429) else Outcome.FAILURE,
+            status=status,
+            reason=reason,
+        )
     except Exception:  # the refusal must still reach the client; the failure is logged
         log.exception("could not audit a refused request")
 

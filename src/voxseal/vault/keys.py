@@ -9,7 +9,8 @@ Why three levels:
 * a **data key** per object means no AES-GCM key ever encrypts more than one payload, so random
   96-bit nonces are safe and one object's compromise says nothing about another's.
 
-Every wrap and every payload is AES-256-GCM whose associated data binds the ciphertext to where
+Every wrap and every payload is sealed in the one at-rest envelope (:mod:`voxseal.at_rest`:
+AES-256-GCM, the version and layer bytes authenticated) whose associated data binds it to where
 it belongs (subject id and key version; object id, subject, kind, content type, metadata). A
 wrapped key or ciphertext copied onto another row therefore fails to open instead of
 decrypting under the wrong identity.
@@ -22,33 +23,20 @@ implementing the same three members — see :class:`KeyProvider` — and registe
 
 from __future__ import annotations
 
-import os
 import struct
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from voxseal import at_rest
+from voxseal.at_rest import KEY_BYTES, Purpose, SealedValueInvalid, seal
 from voxseal.errors import ConfigError, CryptoError, VoxsealError
 from voxseal.keyfiles import check_private_file, write_private_file
 
-KEY_BYTES = 32
-NONCE_BYTES = 12
-TAG_BYTES = 16
-
-#: envelope format version (first byte of every sealed blob the vault writes)
-FORMAT_V1 = 0x01
-
-#: layer tags (second byte): a blob of one layer never opens as another
-LAYER_MASTER = ord("M")  # subject key wrapped by the local master key
-LAYER_SUBJECT = ord("S")  # data key wrapped by a subject key
-LAYER_DATA = ord("D")  # object payload under its data key
-
-_HEADER = struct.Struct(">BB")
 _KEY_ID_BYTES = 8
 
 # -- errors -------------------------------------------------------------------------------------
@@ -110,42 +98,18 @@ def subject_key_context(subject_id: str, version: int) -> bytes:
     return context("subject-key", subject_id, version)
 
 
-# -- sealed blobs: version | layer | nonce | ciphertext+tag -------------------------------------
+# -- opening sealed blobs (the envelope is voxseal.at_rest's) --------------------------------------
 
 
-def seal(key: bytes | bytearray, layer: int, plaintext: bytes, aad: bytes) -> bytes:
-    """AES-256-GCM with a fresh random nonce; the 2-byte header is authenticated too."""
-    header = _HEADER.pack(FORMAT_V1, layer)
-    nonce = os.urandom(NONCE_BYTES)
-    return header + nonce + AESGCM(bytes(key)).encrypt(nonce, plaintext, header + aad)
+def open_sealed(key: bytes | bytearray, layer: Purpose, blob: bytes, aad: bytes) -> bytes:
+    """:func:`voxseal.at_rest.open_sealed`, refusing as :class:`VaultIntegrityError`.
 
-
-def open_sealed(key: bytes | bytearray, layer: int, blob: bytes, aad: bytes) -> bytes:
-    """Inverse of :func:`seal`; any mismatch is :class:`VaultIntegrityError`."""
-    blob = bytes(blob)
-    if len(blob) < _HEADER.size + NONCE_BYTES + TAG_BYTES:
-        raise VaultIntegrityError("sealed blob is truncated")
-    version, found_layer = _HEADER.unpack_from(blob)
-    if version != FORMAT_V1:
-        raise VaultIntegrityError(f"unsupported vault envelope version {version}")
-    if found_layer != layer:
-        raise VaultIntegrityError("sealed blob belongs to another key layer")
-    nonce = blob[_HEADER.size : _HEADER.size + NONCE_BYTES]
+    The vault's callers (and a KMS plug-in's) catch one integrity error for every layer.
+    """
     try:
-        return AESGCM(bytes(key)).decrypt(nonce, blob[_HEADER.size + NONCE_BYTES :], blob[:2] + aad)
-    except InvalidTag:
-        raise VaultIntegrityError("sealed blob failed authentication") from None
-
-
-def new_key() -> bytearray:
-    """A random 256-bit key in a mutable buffer, so :func:`wipe` can overwrite it."""
-    return bytearray(AESGCM.generate_key(bit_length=256))
-
-
-def wipe(buf: bytearray | None) -> None:
-    """Overwrite a key buffer in place (best effort: Python may hold transient copies)."""
-    if buf is not None:
-        buf[:] = bytes(len(buf))
+        return at_rest.open_sealed(key, layer, blob, aad)
+    except SealedValueInvalid as exc:
+        raise VaultIntegrityError(str(exc)) from None
 
 
 # -- the master key interface -------------------------------------------------------------------
@@ -221,7 +185,9 @@ class LocalKeyFileProvider:
         if len(key) != KEY_BYTES:
             raise CryptoError("vault keys are 32 bytes", reason="invalid_key")
         aad = self._primary_id + context
-        return self._primary_id + seal(self._keys[self._primary_id], LAYER_MASTER, bytes(key), aad)
+        return self._primary_id + seal(
+            self._keys[self._primary_id], Purpose.VAULT_MASTER_WRAP, bytes(key), aad
+        )
 
     def unwrap(self, blob: bytes, *, context: bytes) -> bytes:
         blob = bytes(blob)
@@ -231,7 +197,7 @@ class LocalKeyFileProvider:
             raise WrongMasterKey(
                 f"subject key was wrapped by master key local:{kid.hex()}, not {self.key_id}"
             )
-        return open_sealed(wrapping, LAYER_MASTER, sealed, kid + context)
+        return open_sealed(wrapping, Purpose.VAULT_MASTER_WRAP, sealed, kid + context)
 
 
 def next_key_path(path: Path) -> Path:

@@ -44,13 +44,13 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from voxseal.audit.events import AuditEvent, AuditSink, Outcome
+from voxseal.at_rest import Purpose, new_key, seal, wipe
+from voxseal.audit.actions import AuditAction
+from voxseal.audit.events import AuditContext, AuditSink, Outcome
 from voxseal.errors import InvalidInput, NotFound, PermissionDenied
 from voxseal.identity.rbac import Permission, Role, has_permission
 from voxseal.store import Database
 from voxseal.vault.keys import (
-    LAYER_DATA,
-    LAYER_SUBJECT,
     KeyProvider,
     LocalKeyFileProvider,
     ObjectShredded,
@@ -58,13 +58,10 @@ from voxseal.vault.keys import (
     VaultIntegrityError,
     WrongMasterKey,
     context,
-    new_key,
     next_key_path,
     open_provider,
     open_sealed,
-    seal,
     subject_key_context,
-    wipe,
 )
 from voxseal.vault.schema import MIGRATIONS
 
@@ -347,7 +344,9 @@ class Vault:
                 f"object exceeds {self.max_object_bytes} bytes", reason="object_too_large"
             )
         meta_json = canonical_metadata(metadata)
-        audit = _Audit(self._audit, "vault.write", actor, None, source, correlation_id)
+        audit = _Audit(
+            AuditContext(self._audit, actor, source, correlation_id), AuditAction.VAULT_WRITE
+        )
         audit.details = {"subject_id": subject_id, "kind": kind.value}
         if roles is not None:
             audit.require(roles, WRITE_PERMISSION[kind])
@@ -362,13 +361,13 @@ class Vault:
             try:
                 wrapped_data_key = seal(
                     subject_key,
-                    LAYER_SUBJECT,
+                    Purpose.VAULT_SUBJECT_WRAP,
                     bytes(data_key),
                     data_key_aad(object_id, subject_id, version, kind.value),
                 )
                 ciphertext = seal(
                     data_key,
-                    LAYER_DATA,
+                    Purpose.VAULT_DATA,
                     data,
                     payload_aad(
                         object_id,
@@ -479,7 +478,9 @@ class Vault:
         """
         roles = frozenset(roles)
         audit = _Audit(
-            self._audit, "vault.read", actor, str(object_id)[:64], source, correlation_id
+            AuditContext(self._audit, actor, source, correlation_id),
+            AuditAction.VAULT_READ,
+            str(object_id)[:64],
         )
         # no lookup at all for callers who may read nothing: no existence oracle for them
         if not any(has_permission(roles, p) for p in set(READ_PERMISSION.values())):
@@ -538,7 +539,7 @@ class Vault:
             data_key = bytearray(
                 open_sealed(
                     subject_key,
-                    LAYER_SUBJECT,
+                    Purpose.VAULT_SUBJECT_WRAP,
                     row.wrapped_data_key,
                     data_key_aad(row.id, row.subject_id, row.key_version, row.kind.value),
                 )
@@ -548,7 +549,7 @@ class Vault:
         try:
             return open_sealed(
                 data_key,
-                LAYER_DATA,
+                Purpose.VAULT_DATA,
                 row.ciphertext,
                 payload_aad(
                     row.id,
@@ -575,7 +576,9 @@ class Vault:
     ) -> builtins.list[VaultObjectInfo]:
         """Metadata of the subject's objects whose kind ``roles`` may read (audited)."""
         roles = frozenset(roles)
-        audit = _Audit(self._audit, "vault.list", actor, None, source, correlation_id)
+        audit = _Audit(
+            AuditContext(self._audit, actor, source, correlation_id), AuditAction.VAULT_LIST
+        )
         subject_id = check_subject_id(subject_id)
         audit.target = subject_id
         readable = {k for k, p in READ_PERMISSION.items() if has_permission(roles, p)}
@@ -625,7 +628,9 @@ class Vault:
         """Remove one object (its wrapped data key goes with it, so nothing can open it)."""
         roles = frozenset(roles)
         audit = _Audit(
-            self._audit, "vault.delete", actor, str(object_id)[:64], source, correlation_id
+            AuditContext(self._audit, actor, source, correlation_id),
+            AuditAction.VAULT_DELETE,
+            str(object_id)[:64],
         )
         audit.require(roles, DELETE_PERMISSION)
         row = self._row(object_id)
@@ -652,7 +657,9 @@ class Vault:
         ``dsar:execute`` (the HTTP and CLI paths pass them; the DSAR workflow in-process may
         have authorised already).
         """
-        audit = _Audit(self._audit, "vault.shred", actor, None, source, correlation_id)
+        audit = _Audit(
+            AuditContext(self._audit, actor, source, correlation_id), AuditAction.VAULT_SHRED
+        )
         subject_id = check_subject_id(subject_id)
         audit.target = subject_id
         if roles is not None:
@@ -688,7 +695,7 @@ class Vault:
         old = self._provider
         if new_provider.key_id == old.key_id:
             raise VaultError("the new master key is the current one", reason="same_master_key")
-        audit = _Audit(self._audit, "vault.rotate_master", actor, "vault", None, None)
+        audit = _Audit(AuditContext(self._audit, actor), AuditAction.VAULT_ROTATE_MASTER, "vault")
         audit.details = {"old_key_id": old.key_id, "new_key_id": new_provider.key_id}
         self._retiring = [old, *self._retiring]
         self._provider = new_provider
@@ -742,27 +749,20 @@ class Vault:
 
 @dataclass
 class _Audit:
-    """One audited operation: identifiers only (object id, subject id, kind, reason codes)."""
+    """One audited operation: identifiers only (object id, subject id, kind, reason codes).
 
-    sink: AuditSink
-    action: str
-    actor: str
-    target: str | None
-    source: str | None
-    correlation_id: str | None
+    The target and details fill in as the operation learns them; whichever way it ends
+    (success, failure, refusal) is recorded once through the caller's :class:`AuditContext`.
+    """
+
+    context: AuditContext
+    action: AuditAction
+    target: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
 
     def _emit(self, outcome: Outcome, **extra: Any) -> None:
-        self.sink.record(
-            AuditEvent(
-                action=self.action,
-                outcome=outcome,
-                actor=self.actor,
-                target=self.target,
-                source=self.source,
-                correlation_id=self.correlation_id,
-                details={**self.details, **extra},
-            )
+        self.context.record(
+            self.action, target=self.target, outcome=outcome, **{**self.details, **extra}
         )
 
     def success(self, **extra: Any) -> None:

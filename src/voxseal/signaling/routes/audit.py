@@ -7,8 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from voxseal.audit.actions import AuditAction
 from voxseal.identity.rbac import Permission
-from voxseal.signaling.deps import Caller, aaudit, allowed, audit, gateway
+from voxseal.signaling.deps import Caller, allowed, audit_context, gateway
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -40,12 +41,8 @@ def read_audit(
         limit=limit,
     )
     # reading the log is itself an audited read of protected data
-    audit(
-        request,
-        "audit.read",
-        actor=who.name,
-        target="audit_log",
-        count=len(records),
+    audit_context(request, who.name).record(
+        AuditAction.AUDIT_READ, target="audit_log", count=len(records)
     )
     items = [r.as_dict() for r in records]
     return {"records": items, "next_after": items[-1]["seq"] if len(items) == limit else None}
@@ -58,10 +55,8 @@ async def verify_audit(
 ) -> dict[str, Any]:
     gw = gateway(request)
     report = await run_in_threadpool(gw.verify_audit)
-    await aaudit(
-        request,
-        "audit.verify",
-        actor=who.name,
+    await audit_context(request, who.name).arecord(
+        AuditAction.AUDIT_VERIFY,
         target="audit_log",
         ok=report.ok,
         records=report.records_checked,

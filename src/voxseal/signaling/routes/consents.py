@@ -12,9 +12,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
+from voxseal.audit.actions import AuditAction
 from voxseal.identity.rbac import Permission
 from voxseal.privacy.consent import SOURCE, SUBJECT_ID, ConsentLedger, LegalBasis, Purpose
-from voxseal.signaling.deps import Caller, allowed, audit, gateway, source_ip
+from voxseal.signaling.deps import Caller, allowed, audit_context, gateway, source_ip
 from voxseal.signaling.headers import correlation_id
 
 router = APIRouter(tags=["privacy"])
@@ -78,7 +79,9 @@ def read_consents(
     ledger = ledger_for(request)
     history = ledger.history(subject_id)
     current = ledger.current(subject_id)
-    audit(request, "consent.read", actor=who.name, target=subject_id, count=len(history))
+    audit_context(request, who.name).record(
+        AuditAction.CONSENT_READ, target=subject_id, count=len(history)
+    )
     return {
         "subject_id": subject_id,
         "current": {p.value: (r.as_dict() if r else None) for p, r in current.items()},

@@ -13,11 +13,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from voxseal.audit.actions import AuditAction
 from voxseal.audit.events import Outcome
 from voxseal.errors import InvalidInput, NotFound
 from voxseal.identity.rbac import Permission
 from voxseal.identity.tokens import JoinGrants
-from voxseal.signaling.deps import Caller, aaudit, allowed, gateway, source_ip
+from voxseal.signaling.deps import Caller, allowed, audit_context, gateway, source_ip
 from voxseal.signaling.headers import correlation_id
 from voxseal.signaling.rtc import SessionStats
 
@@ -72,12 +73,8 @@ async def list_rooms(
     who: Caller = Depends(allowed(Permission.ROOMS_READ)),  # noqa: B008
 ) -> dict[str, Any]:
     rooms = _hub(request).rooms.snapshot()  # on the event loop, which owns room state
-    await aaudit(
-        request,
-        "rooms.list",
-        actor=who.name,
-        target="rooms",
-        count=len(rooms),
+    await audit_context(request, who.name).arecord(
+        AuditAction.ROOMS_LIST, target="rooms", count=len(rooms)
     )
     return {"rooms": rooms}
 
@@ -92,12 +89,7 @@ async def room_stats(
     live = hub.rooms.rooms.get(room)
     if live is None:
         raise NotFound(f"no live room {room!r}")
-    await aaudit(
-        request,
-        "rooms.stats",
-        actor=who.name,
-        target=room,
-    )
+    await audit_context(request, who.name).arecord(AuditAction.ROOMS_STATS, target=room)
     sessions = []
     for p in list(live.participants.values()):
         sessions.append(
@@ -125,12 +117,7 @@ async def stats_stream(
     What a monitoring component consumes: ids, grants-free metadata and counters only.
     """
     hub = _hub(request)
-    await aaudit(
-        request,
-        "stats.stream",
-        actor=who.name,
-        target="stats",
-    )
+    await audit_context(request, who.name).arecord(AuditAction.STATS_STREAM, target="stats")
 
     async def lines() -> AsyncIterator[bytes]:
         deadline = None if duration is None else asyncio.get_running_loop().time() + duration
@@ -157,10 +144,8 @@ async def remove_participant(
     try:
         victim, deliveries = hub.rooms.remove_identity(room, identity)
     except NotFound:
-        await aaudit(
-            request,
-            "rtc.remove",
-            actor=who.name,
+        await audit_context(request, who.name).arecord(
+            AuditAction.RTC_REMOVE,
             target=identity,
             outcome=Outcome.FAILURE,
             room=room,
@@ -186,7 +171,9 @@ async def request_agent(
     if not ROOM_NAME.match(room):
         raise InvalidInput("room name must be 1-128 of [A-Za-z0-9._:-]", reason="room_name")
     job = await request.app.state.agents.request(room, body.subject_id if body else None, who.name)
-    await aaudit(request, "agent.request", actor=who.name, target=room, job=job.id)
+    await audit_context(request, who.name).arecord(
+        AuditAction.AGENT_REQUEST, target=room, job=job.id
+    )
     return {"job": job.public()}
 
 
@@ -196,7 +183,7 @@ async def list_agents(
     who: Caller = Depends(allowed(Permission.ROOMS_READ)),  # noqa: B008
 ) -> dict[str, Any]:
     board = request.app.state.agents.board
-    await aaudit(request, "agent.list", actor=who.name, target="agents")
+    await audit_context(request, who.name).arecord(AuditAction.AGENT_LIST, target="agents")
     return {
         "workers": [
             {

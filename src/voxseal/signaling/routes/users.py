@@ -7,8 +7,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
+from voxseal.audit.actions import AuditAction
 from voxseal.identity.rbac import Permission, Role
-from voxseal.signaling.deps import Caller, allowed, audit, gateway
+from voxseal.signaling.deps import Caller, allowed, audit_context, gateway
 
 router = APIRouter(tags=["users"])
 
@@ -35,17 +36,15 @@ class CreateApiKey(BaseModel):
     label: Annotated[str | None, Field(default=None, max_length=128)] = None
 
 
-def _audit(request: Request, who: Caller, action: str, target: str, **details: Any) -> None:
-    audit(request, action, actor=who.name, target=target, **details)
-
-
 @router.get("/v1/users")
 def list_users(
     request: Request,
     who: Caller = Depends(allowed(Permission.USERS_READ)),  # noqa: B008
 ) -> dict[str, Any]:
     principals = gateway(request).directory.list()
-    _audit(request, who, "user.list", "users", count=len(principals))
+    audit_context(request, who.name).record(
+        AuditAction.USER_LIST, target="users", count=len(principals)
+    )
     return {"users": [p.as_dict() for p in principals]}
 
 
@@ -60,11 +59,9 @@ def create_user(
         principal = directory.create_service(body.name, body.roles)
     else:
         principal = directory.create_user(body.name, body.roles, body.password)
-    _audit(
-        request,
-        who,
-        "user.create",
-        principal.name,
+    audit_context(request, who.name).record(
+        AuditAction.USER_CREATE,
+        target=principal.name,
         kind=body.kind,
         roles=sorted(r.value for r in principal.roles),
     )
@@ -78,7 +75,7 @@ def get_user(
     who: Caller = Depends(allowed(Permission.USERS_READ)),  # noqa: B008
 ) -> dict[str, Any]:
     principal = gateway(request).directory.get(name)
-    _audit(request, who, "user.read", principal.name)
+    audit_context(request, who.name).record(AuditAction.USER_READ, target=principal.name)
     return principal.as_dict()
 
 
@@ -92,11 +89,9 @@ def set_roles(
     directory = gateway(request).directory
     before = directory.get(name)
     principal = directory.set_roles(name, body.roles)
-    _audit(
-        request,
-        who,
-        "user.roles",
-        principal.name,
+    audit_context(request, who.name).record(
+        AuditAction.USER_ROLES,
+        target=principal.name,
         before=sorted(r.value for r in before.roles),
         after=sorted(r.value for r in principal.roles),
     )
@@ -111,7 +106,10 @@ def set_disabled(
     who: Caller = Depends(allowed(Permission.USERS_WRITE)),  # noqa: B008
 ) -> dict[str, Any]:
     principal = gateway(request).directory.set_disabled(name, body.disabled)
-    _audit(request, who, "user.disable" if body.disabled else "user.enable", principal.name)
+    audit_context(request, who.name).record(
+        AuditAction.USER_DISABLE if body.disabled else AuditAction.USER_ENABLE,
+        target=principal.name,
+    )
     return principal.as_dict()
 
 
@@ -123,7 +121,9 @@ def create_api_key(
 ) -> dict[str, Any]:
     """The key is in this response and nowhere else, ever: only its hash is stored."""
     new = gateway(request).directory.create_api_key(body.principal, body.label)
-    _audit(request, who, "apikey.create", body.principal, key_id=new.key_id)
+    audit_context(request, who.name).record(
+        AuditAction.APIKEY_CREATE, target=body.principal, key_id=new.key_id
+    )
     return {"key_id": new.key_id, "principal": body.principal, "api_key": new.key}
 
 
@@ -133,7 +133,9 @@ def list_api_keys(
     who: Caller = Depends(allowed(Permission.APIKEYS_READ)),  # noqa: B008
 ) -> dict[str, Any]:
     keys = gateway(request).directory.list_api_keys()
-    _audit(request, who, "apikey.list", "apikeys", count=len(keys))
+    audit_context(request, who.name).record(
+        AuditAction.APIKEY_LIST, target="apikeys", count=len(keys)
+    )
     return {
         "api_keys": [
             {
@@ -156,4 +158,4 @@ def revoke_api_key(
     who: Caller = Depends(allowed(Permission.APIKEYS_WRITE)),  # noqa: B008
 ) -> None:
     gateway(request).directory.revoke_api_key(key_id)
-    _audit(request, who, "apikey.revoke", key_id)
+    audit_context(request, who.name).record(AuditAction.APIKEY_REVOKE, target=key_id)
