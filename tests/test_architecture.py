@@ -41,7 +41,7 @@ FLOORS: tuple[frozenset[str], ...] = tuple(
         "audio",
         "crypto",
         "store",
-        "config keyfiles errors __init__",
+        "config keyfiles at_rest errors __init__",
     )
 )
 

@@ -14,10 +14,11 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from voxseal.audit.actions import AuditAction
+from voxseal.audit.chain import VerifyReport
 from voxseal.audit.events import AuditContext, Outcome
 from voxseal.audit.log import AuditLog
 from voxseal.audit.schema import MIGRATIONS as AUDIT_SCHEMA
-from voxseal.audit.verify import VerifyReport, verify_chain
+from voxseal.audit.verify import verify_chain
 from voxseal.config import Settings
 from voxseal.identity.auth import Authenticator, AuthPolicy
 from voxseal.identity.directory import Directory

@@ -99,7 +99,7 @@ def test_two_admins_demoting_each_other_at_once_leave_one(
 
     results = asyncio.run(asyncio.wait_for(scenario(), 30))
     assert [r.status_code for r in results] == [303, 303]
-    admins = [p.name for p in gw.directory.list() if Role.ADMIN in p.roles and not p.disabled]
+    admins = [p.name for p in gw.directory.principals() if Role.ADMIN in p.roles and not p.disabled]
     assert len(admins) == 1, admins
     refused = [
         r

@@ -45,8 +45,8 @@ def test_create_and_read_users_and_services(directory: Directory) -> None:
     assert alice.mfa_state is MFAState.NONE and alice.mfa_required and not alice.disabled
     assert svc.kind is PrincipalKind.SERVICE and not svc.has_password and not svc.mfa_required
     assert directory.get("ALICE") == alice == directory.get_by_id(alice.id)
-    assert [p.name for p in directory.list()] == ["alice", "crm-backend"]
-    assert [p.name for p in directory.list(PrincipalKind.SERVICE)] == ["crm-backend"]
+    assert [p.name for p in directory.principals()] == ["alice", "crm-backend"]
+    assert [p.name for p in directory.principals(PrincipalKind.SERVICE)] == ["crm-backend"]
     assert directory.find("nobody") is None and directory.find("bad name!") is None
     with pytest.raises(NotFound):
         directory.get("nobody")
@@ -396,7 +396,7 @@ def test_two_nodes_removing_each_others_admin_at_once_leave_one(
         for t in threads:
             t.join(30)
         assert sorted(outcomes.values()) == ["changed", "last_admin"], outcomes
-        admins = [p.name for p in node_b.list() if Role.ADMIN in p.roles and not p.disabled]
+        admins = [p.name for p in node_b.principals() if Role.ADMIN in p.roles and not p.disabled]
         assert len(admins) == 1, admins
     finally:
         other.close()

@@ -49,7 +49,7 @@ def test_plaintext_never_reaches_the_sqlite_files(data_dir: Path) -> None:
     }
     for kind, oid in ids.items():
         assert vault.get(oid, actor="sup", roles={Role.SUPERVISOR}).data == payloads[kind]
-    vault.list("subj-disk", actor="sup", roles={Role.SUPERVISOR})
+    vault.objects("subj-disk", actor="sup", roles={Role.SUPERVISOR})
     audit.close()
     db.close()
 

@@ -75,12 +75,14 @@ def test_list_shows_metadata_only_and_only_readable_kinds(vault: Vault, sink: Li
     rec = put(vault, metadata={"duration_s": 3})
     tr = put(vault, kind="transcript")
     put(vault, subject="subj-bob")
-    listed = vault.list("subj-alice", actor="sup", roles=SUP)
+    listed = vault.objects("subj-alice", actor="sup", roles=SUP)
     assert [o.id for o in listed] == [rec, tr]
     assert listed[0].metadata == {"duration_s": 3} and listed[0].size == len(AUDIO)
     assert not hasattr(listed[0], "data") and listed[0].shredded is False
     assert "data" not in listed[0].as_dict()
-    only_recordings = vault.list("subj-alice", actor="sup", roles=SUP, kinds={ObjectKind.RECORDING})
+    only_recordings = vault.objects(
+        "subj-alice", actor="sup", roles=SUP, kinds={ObjectKind.RECORDING}
+    )
     assert [o.id for o in only_recordings] == [rec]
     ev = sink.of("vault.list")[-1]
     assert ev.target == "subj-alice" and ev.details == {"count": 1}
@@ -243,7 +245,7 @@ def test_shredding_makes_a_subject_unreadable_forever(
         Vault(db, provider, sink).get(alice[0], actor="sup", roles=SUP)
     # other subjects are unaffected
     assert vault.get(bob, actor="sup", roles=SUP).data == AUDIO
-    listed = vault.list("subj-alice", actor="sup", roles=SUP)
+    listed = vault.objects("subj-alice", actor="sup", roles=SUP)
     assert {o.id for o in listed} == set(alice) and all(o.shredded for o in listed)
     # idempotent
     assert vault.shred_subject("subj-alice", actor="dpo").keys_destroyed == 0
@@ -411,7 +413,7 @@ def test_roles_without_read_permission_are_refused_and_audited(
     )
     assert ev.details == {"reason": "permission_denied"}  # no lookup happened: no oracle
     with pytest.raises(PermissionDenied):
-        vault.list("subj-alice", actor="someone", roles={role})
+        vault.objects("subj-alice", actor="someone", roles={role})
     assert sink.last().outcome is Outcome.DENIED
 
 
@@ -480,7 +482,7 @@ def test_audit_events_carry_no_content(vault: Vault, sink: ListSink) -> None:
     secret = b"4111111111111111 SECRET-MARKER"
     oid = put(vault, kind="transcript", data=secret, content_type="text/plain")
     vault.get(oid, actor="sup", roles=SUP)
-    vault.list("subj-alice", actor="sup", roles=SUP)
+    vault.objects("subj-alice", actor="sup", roles=SUP)
     blob = repr(sink.events)
     assert "SECRET-MARKER" not in blob and "4111111111111111" not in blob
 

@@ -61,7 +61,7 @@ def cmd_user_add(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 
 def cmd_user_list(args: argparse.Namespace, out: TextIO) -> int:
     with open_gateway(args) as gw:
-        principals = gw.directory.list()
+        principals = gw.directory.principals()
         gw.record("user.list", actor=cli_actor(), target="users", count=len(principals))
     if args.json:
         print(json.dumps([p.as_dict() for p in principals], indent=2), file=out)

@@ -176,7 +176,7 @@ def cmd_vault_list(args: argparse.Namespace, out: TextIO, stdin: TextIO | None =
     try:
         vault = gw.vault
         principal = authenticate(gw, args, stdin, *_READ)
-        objects = vault.list(
+        objects = vault.objects(
             args.subject_id, actor=principal.name, roles=principal.roles, **_cli_context()
         )
     finally:

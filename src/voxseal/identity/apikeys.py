@@ -97,7 +97,7 @@ class ApiKeyStore:
         )
         return str(row[0]), key_id
 
-    def list(self, principal_id: str | None = None) -> list[ApiKeyInfo]:
+    def keys(self, principal_id: str | None = None) -> list[ApiKeyInfo]:
         sql = (
             "SELECT key_id, principal_id, label, created_at, last_used_at, revoked_at"
             " FROM identity_api_keys"

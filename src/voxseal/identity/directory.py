@@ -237,7 +237,7 @@ class Directory:
             raise NotFound("no such principal", reason="principal_not_found")
         return _principal(row)
 
-    def list(self, kind: PrincipalKind | None = None) -> list[Principal]:
+    def principals(self, kind: PrincipalKind | None = None) -> list[Principal]:
         if kind is None:
             rows = self._db.execute(f"SELECT {_COLUMNS} FROM identity_principals ORDER BY name")
         else:
@@ -294,7 +294,7 @@ class Directory:
             return
         if not any(
             p.id != principal.id and Role.ADMIN in p.roles and not p.disabled
-            for p in self.list(PrincipalKind.HUMAN)
+            for p in self.principals(PrincipalKind.HUMAN)
         ):
             raise Conflict(
                 f"{principal.name} is the last enabled administrator; the change would leave "
@@ -481,7 +481,7 @@ class Directory:
         return self.api_keys.create(principal.id, label)
 
     def list_api_keys(self, name: str | None = None) -> list[ApiKeyInfo]:
-        return self.api_keys.list(self.get(name).id if name is not None else None)
+        return self.api_keys.keys(self.get(name).id if name is not None else None)
 
     def revoke_api_key(self, key_id: str) -> None:
         self.api_keys.revoke(key_id)

@@ -113,7 +113,7 @@ _OBJECT_COLUMNS = (
 
 @dataclass(frozen=True, slots=True)
 class VaultObjectInfo:
-    """What :meth:`Vault.list` shows: metadata only, never content."""
+    """What :meth:`Vault.objects` shows: metadata only, never content."""
 
     id: str
     subject_id: str
@@ -564,7 +564,7 @@ class Vault:
         finally:
             wipe(data_key)
 
-    def list(
+    def objects(
         self,
         subject_id: str,
         *,

@@ -41,7 +41,7 @@ def list_users(
     request: Request,
     who: Caller = Depends(allowed(Permission.USERS_READ)),  # noqa: B008
 ) -> dict[str, Any]:
-    principals = gateway(request).directory.list()
+    principals = gateway(request).directory.principals()
     audit_context(request, who.name).record(
         AuditAction.USER_LIST, target="users", count=len(principals)
     )

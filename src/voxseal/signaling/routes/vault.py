@@ -121,7 +121,7 @@ def list_subject_objects(
 ) -> JSONResponse:
     """Metadata of the subject's objects the caller may read; never content (audited)."""
     kinds = {kind for kind, perm in READ_PERMISSION.items() if _permits(who, perm)}
-    objects = vault_of(request).list(
+    objects = vault_of(request).objects(
         subject_id, actor=who.name, roles=who.roles, kinds=kinds, **_context(request)
     )
     return JSONResponse(
