@@ -9,14 +9,13 @@ import pyotp
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from tests.identity.helpers import PASSWORD
 from voxseal.at_rest import FORMAT_V1, Purpose, SealedValueInvalid
 from voxseal.config import load_settings
 from voxseal.gateway import SEALING_KEY, Gateway
 from voxseal.identity.directory import Directory
 from voxseal.identity.sealing import SecretSealer
 from voxseal.identity.upgrades import RESEAL_TOTP_SECRETS, upgrade_sealed_secrets
-
-from .conftest import PASSWORD
 
 IP = "192.0.2.10"
 

@@ -62,7 +62,8 @@ class AuditRecord:
 
     @property
     def details(self) -> dict[str, Any]:
-        return json.loads(self.details_json)
+        details: dict[str, Any] = json.loads(self.details_json)
+        return details
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready view (the ``GET /v1/audit`` item and the jsonl export line)."""

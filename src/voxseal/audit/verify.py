@@ -20,6 +20,7 @@ What verification can and cannot show
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -31,7 +32,7 @@ from voxseal.store import Database
 CHUNK = 20_000
 
 
-def load_checkpoints(db: Database) -> list[tuple]:
+def load_checkpoints(db: Database) -> list[tuple[Any, ...]]:
     """Every checkpoint row, oldest first, in :data:`CHECKPOINT_COLUMNS` order."""
     return db.execute(f"SELECT {', '.join(CHECKPOINT_COLUMNS)} FROM audit_checkpoints ORDER BY id")
 
@@ -56,7 +57,7 @@ def verify_chain(
     checkpoints = load_checkpoints(db)
     mismatch = None
     if expect_checkpoint is not None:
-        ext = tuple(expect_checkpoint)
+        ext: tuple[Any, ...] = tuple(expect_checkpoint)
         stored = next((r for r in checkpoints if r[0] == ext[0]), None)
         if stored is None:
             checkpoints = sorted([*checkpoints, ext], key=lambda r: r[0])

@@ -21,7 +21,7 @@ out, for encrypted persistence by the caller.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, NoReturn
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -343,6 +343,6 @@ class Identity:
 
     __str__ = __repr__
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> NoReturn:
         # Refuse pickling: a pickle would carry the secret keys somewhere we cannot see.
         raise TypeError("Identity cannot be pickled; use export_secret() deliberately")

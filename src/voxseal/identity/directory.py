@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from voxseal.errors import (
     Conflict,
@@ -126,7 +127,7 @@ def normalise_name(name: str) -> str:
 _COLUMNS = "id, name, kind, roles, disabled, mfa_state, password_hash IS NOT NULL, created_at"
 
 
-def _principal(row: tuple) -> Principal:
+def _principal(row: tuple[Any, ...]) -> Principal:
     return Principal(
         id=row[0],
         name=row[1],
@@ -308,7 +309,7 @@ class Directory:
     def enable(self, name: str) -> Principal:
         return self.set_disabled(name, False)
 
-    def _update(self, principal_id: str, assignment: str, params: tuple) -> None:
+    def _update(self, principal_id: str, assignment: str, params: tuple[Any, ...]) -> None:
         self._db.execute(
             f"UPDATE identity_principals SET {assignment}, updated_at = ? WHERE id = ?",
             (*params, self._clock(), principal_id),

@@ -12,6 +12,7 @@ import hmac
 import io
 import secrets
 import time
+from collections.abc import Callable
 from enum import StrEnum
 from urllib.parse import quote, urlencode
 
@@ -27,7 +28,7 @@ class Algorithm(StrEnum):
     SHA512 = "SHA512"
 
 
-_HASHES = {
+_HASHES: dict[Algorithm, Callable[[], hashes.HashAlgorithm]] = {
     Algorithm.SHA1: hashes.SHA1,
     Algorithm.SHA256: hashes.SHA256,
     Algorithm.SHA512: hashes.SHA512,

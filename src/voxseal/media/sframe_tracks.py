@@ -36,6 +36,7 @@ import av
 import numpy as np
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
+from av.stream import Stream
 
 from voxseal.audio import FRAME_DURATION, FRAME_SAMPLES, PcmFramer
 from voxseal.crypto import sframe
@@ -152,7 +153,7 @@ class SFrameAudioTrack(MediaStreamTrack):
             self._ready.extend(self._framer.push(np.asarray(chunk)))
         return self._ready.pop(0)
 
-    async def recv(self) -> av.Packet:
+    async def recv(self) -> av.Packet[Stream]:
         if self.readyState != "live":
             raise MediaStreamError
         try:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any, Final, Protocol
 
 import jwt
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from voxseal.telephony.errors import (
     StreamTokenError,
@@ -76,6 +76,8 @@ class StreamTokenIssuer:
         clock: Callable[[], float] = time.time,
         leeway: float = 2.0,
     ) -> None:
+        self._sign_key: bytes | Ed25519PrivateKey
+        self._verify_key: bytes | Ed25519PublicKey
         if isinstance(key, Ed25519PrivateKey):
             self._alg, self._sign_key, self._verify_key = "EdDSA", key, key.public_key()
         elif isinstance(key, bytes):
@@ -108,7 +110,7 @@ class StreamTokenIssuer:
             "nbf": now,
             "exp": now + ttl,
         }
-        return jwt.encode(claims, self._sign_key, algorithm=self._alg)  # type: ignore[arg-type]
+        return jwt.encode(claims, self._sign_key, algorithm=self._alg)
 
     def redeem(self, token: str, *, call_id: str | None = None, provider: str) -> dict[str, Any]:
         """Check ``token`` for ``provider`` (and ``call_id`` when the stream names one) and use
@@ -118,7 +120,7 @@ class StreamTokenIssuer:
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
-                self._verify_key,  # type: ignore[arg-type]
+                self._verify_key,
                 algorithms=[self._alg],
                 issuer=ISSUER,
                 options={

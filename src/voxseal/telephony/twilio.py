@@ -21,7 +21,7 @@ import binascii
 import json
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -236,18 +236,15 @@ class TwilioSerializer:
         event = msg.get("event")
         if self.stopped:
             raise MalformedFrame("message after stop")
-        handler = (
-            {
-                "connected": self._connected_event,
-                "start": self._start_event,
-                "media": self._media_event,
-                "dtmf": self._dtmf_event,
-                "mark": self._mark_event,
-                "stop": self._stop_event,
-            }.get(event)
-            if isinstance(event, str)
-            else None
-        )
+        handlers: dict[str, Callable[[Mapping[str, Any]], Event]] = {
+            "connected": self._connected_event,
+            "start": self._start_event,
+            "media": self._media_event,
+            "dtmf": self._dtmf_event,
+            "mark": self._mark_event,
+            "stop": self._stop_event,
+        }
+        handler = handlers.get(event) if isinstance(event, str) else None
         if handler is None:
             name = unknown_event_name(event)
             if self.stream_sid is not None:

@@ -43,11 +43,11 @@ class RecordConsent(BaseModel):
 def ledger_for(request: Request) -> ConsentLedger:
     """The application's ledger (so in-process listeners hear every decision), else one built
     on the gateway's store and audit log."""
-    ledger = getattr(request.app.state, "consents", None)
+    ledger: ConsentLedger | None = getattr(request.app.state, "consents", None)
     if ledger is None:
         gw = gateway(request)
         ledger = ConsentLedger(gw.db, gw.audit)
-    return ledger  # type: ignore[no-any-return]
+    return ledger
 
 
 @router.post("/v1/subjects/{subject_id}/consents", status_code=201)
