@@ -14,8 +14,9 @@ Why this shape:
   blob never as a TOTP secret, even under the same key (see :class:`Purpose` for who owns which);
 * the caller's **associated data** binds a blob to where it belongs (a principal id, a subject
   id and key version, an object's identity), so a blob copied onto another row does not open;
-* a **random 96-bit nonce** per value is safe because no key seals more than a few values (a
-  data key seals one payload; a TOTP key seals one secret per principal enrolment).
+* a **random 96-bit nonce** per value is safe because no key comes near the 2**32 values
+  NIST SP 800-38D allows for random nonces (a data key seals one payload, a subject key its
+  data keys, the directory's key one TOTP secret per enrolment).
 
 Keys are passed in, never stored here; :func:`new_key` returns a mutable buffer so the caller
 can :func:`wipe` it when done. Sans-I/O: no files, no clock.
