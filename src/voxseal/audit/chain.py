@@ -243,6 +243,18 @@ class VerifyReport:
         if err is not None:
             raise err
 
+    def summary(self) -> dict[str, Any]:
+        """The verdict as ``GET /v1/audit/verify`` and the dashboard's audit page show it."""
+        return {
+            "ok": self.ok,
+            "records_checked": self.records_checked,
+            "checkpoints_checked": self.checkpoints_checked,
+            "head_seq": self.head_seq,
+            "unanchored": self.unanchored,
+            "broken_seq": self.broken_seq,
+            "problem": self.problem,
+        }
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok,

@@ -109,15 +109,7 @@ class ChainWatch:
                     pass  # named in the report; stays broken until the next full run
             report = verifier.finish()
             return Verification(
-                report={
-                    "ok": report.ok,
-                    "records_checked": report.records_checked,
-                    "checkpoints_checked": report.checkpoints_checked,
-                    "head_seq": report.head_seq,
-                    "unanchored": report.unanchored,
-                    "broken_seq": report.broken_seq,
-                    "problem": report.problem,
-                },
+                report=report.summary(),
                 mode="full" if full else "incremental",
                 checked=report.records_checked - before,
                 full_at=self._full_at,

@@ -61,12 +61,4 @@ async def verify_audit(
         ok=report.ok,
         records=report.records_checked,
     )
-    return {
-        "ok": report.ok,
-        "records_checked": report.records_checked,
-        "checkpoints_checked": report.checkpoints_checked,
-        "head_seq": report.head_seq,
-        "unanchored": report.unanchored,
-        "broken_seq": report.broken_seq,
-        "problem": report.problem,
-    }
+    return report.summary()
