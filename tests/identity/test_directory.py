@@ -10,9 +10,9 @@ import pyotp
 import pytest
 
 from tests.identity.helpers import PASSWORD
+from voxseal.at_rest import SealedValueInvalid
 from voxseal.errors import (
     Conflict,
-    CryptoError,
     InvalidCredentials,
     InvalidInput,
     InvalidMFACode,
@@ -181,7 +181,7 @@ def test_totp_secret_is_sealed_at_rest(db, directory: Directory, hasher, clock) 
     assert enrolment.secret_b32 not in dump and PASSWORD not in dump
     # another sealing key cannot open it
     stranger = Directory(db, hasher, SecretSealer.generate(), clock=clock)
-    with pytest.raises(CryptoError):
+    with pytest.raises(SealedValueInvalid):
         stranger.confirm_totp_enrolment("alice", pyotp.parse_uri(enrolment.uri).at(clock.now))
     # a sealed secret copied onto another principal's row does not open (bound to the id)
     bob = directory.create_user("bob", ["admin"], PASSWORD)
@@ -190,7 +190,7 @@ def test_totp_secret_is_sealed_at_rest(db, directory: Directory, hasher, clock) 
         " totp_digits = 6, totp_period = 30, mfa_state = 'confirmed' WHERE id = ?",
         (bytes(stored), bob.id),
     )
-    with pytest.raises(CryptoError):
+    with pytest.raises(SealedValueInvalid):
         directory.verify_totp(bob.id, pyotp.parse_uri(enrolment.uri).at(clock.now))
     assert alice.id != bob.id
 
@@ -313,11 +313,11 @@ def test_sealing_key_file(tmp_path) -> None:
     blob = first.seal(b"totp secret bytes", context="totp:1")
     again = SecretSealer.from_file(path)
     assert again.open(blob, context="totp:1") == b"totp secret bytes"
-    with pytest.raises(CryptoError):
+    with pytest.raises(SealedValueInvalid):
         again.open(blob, context="totp:2")
-    with pytest.raises(CryptoError):
+    with pytest.raises(SealedValueInvalid):
         again.open(blob[:-1] + bytes([blob[-1] ^ 1]), context="totp:1")
-    with pytest.raises(CryptoError):
+    with pytest.raises(SealedValueInvalid):
         again.open(b"\x02" + blob[1:], context="totp:1")
     path.chmod(0o644)
     from voxseal.errors import ConfigError

@@ -12,7 +12,8 @@ import pytest
 
 from tests.harness.gateway import RunningGateway
 from tests.harness.rooms import join, run, token
-from voxseal.crypto.errors import CryptoError
+from voxseal.crypto.errors import UnknownKey
+from voxseal.errors import VoxsealError
 from voxseal.sdk import E2EEError, JoinRefused, RoomClient
 
 
@@ -63,7 +64,7 @@ def test_two_clients_key_each_other_and_a_third_joins_and_leaves(
         assert caller.session.epoch == epoch_before + 1
         after = caller.protect(b"secret after leave")
         assert agent.unprotect(after)[1] == b"secret after leave"
-        with pytest.raises(CryptoError):
+        with pytest.raises(UnknownKey):
             third.session.receiver.unprotect(after)
 
         await caller.leave()
@@ -84,8 +85,9 @@ def test_refused_token_and_full_room_are_exceptions(gateway_server: RunningGatew
                 "https://localhost:1", "x", ca_file=gateway_server.ca_file, timeout=3
             )
         assert info.value.reason == "unreachable"
-        with pytest.raises(Exception, match="https:// or wss://"):
+        with pytest.raises(VoxsealError, match="https:// or wss://") as bad:
             await RoomClient.connect("http://localhost:1", "x")
+        assert bad.value.reason == "bad_url"
 
     run(scenario())
 
@@ -131,7 +133,7 @@ def test_removed_participant_cannot_read_after_the_rekey(gateway_server: Running
             await asyncio.sleep(0.02)
         after = caller.protect(b"after removal")
         assert sup.unprotect(after)[1] == b"after removal"
-        with pytest.raises(CryptoError):
+        with pytest.raises(UnknownKey):
             intruder.session.receiver.unprotect(after)
         for _ in range(100):
             if intruder.closed is not None:
