@@ -261,7 +261,7 @@ async def setup_times(pool: Any, n_calls: int) -> list[float]:
                 sealed, recipient=ids[peer], sender=ids[name].public, room_id=room, now=time.time()
             )
             ep = eps.setdefault(peer, MediaEndpoint(peer, on_audio=on_audio_for(peer)))
-            ep.add_peer_key(name, opened.kid, opened.base_key)
+            ep.add_participant_key(name, opened.kid, opened.base_key)
         for name in ids:
             eps[name].set_sender_key(1 if name == "a" else 2, keys[name])
             eps[name].publish(pcm_frames([tone(440, 1.5)]))

@@ -110,7 +110,7 @@ async def bare_aiortc_pair() -> float:
     a = MediaEndpoint("a", receive_slots=0)
     b = MediaEndpoint("b", on_audio=lambda _p, _pcm: got.append(time.perf_counter()))
     a.set_sender_key(1, key)
-    b.add_peer_key("a", 1, key)
+    b.add_participant_key("a", 1, key)
     a.publish(pcm_frames([tone(440, 10)]))
     start = time.perf_counter()
     answer = await b.accept_offer(await a.create_offer())

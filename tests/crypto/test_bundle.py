@@ -17,7 +17,7 @@ from voxseal.crypto.bundle import (
     UnsealFailed,
     open_bundle,
     seal_bundle,
-    seal_for_members,
+    seal_for_participants,
 )
 from voxseal.crypto.errors import (
     BadSignature,
@@ -219,8 +219,8 @@ def test_bad_fields_refused(alice: Identity, bob: Identity) -> None:
         SenderKeyBundle.decode(bytes(raw))
 
 
-def test_seal_for_members_skips_self(alice: Identity, bob: Identity, carol: Identity) -> None:
-    blobs = seal_for_members(
+def test_seal_for_participants_skips_self(alice: Identity, bob: Identity, carol: Identity) -> None:
+    blobs = seal_for_participants(
         alice,
         [alice.public, bob.public, carol.public],
         room_id=ROOM,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from voxseal.crypto.bundle import SenderKeyInbox, seal_for_members
+from voxseal.crypto.bundle import SenderKeyInbox, seal_for_participants
 from voxseal.crypto.errors import AuthenticationFailed, UnknownKey
 from voxseal.crypto.keys import Identity
 from voxseal.crypto.rekey import (
     KidLayout,
-    PeerKeyRing,
+    ParticipantKeyRing,
     RekeyPolicy,
     RekeyReason,
     SenderKeySchedule,
@@ -96,15 +96,17 @@ def test_kid_layout() -> None:
 # --- sender schedule -------------------------------------------------------------------------
 
 
-def test_member_leaving_starts_an_epoch_without_them() -> None:
-    s = SenderKeySchedule(RekeyPolicy(), cipher_suite=4, sender_index=1, now=0, members={"b", "c"})
+def test_participant_leaving_starts_an_epoch_without_them() -> None:
+    s = SenderKeySchedule(
+        RekeyPolicy(), cipher_suite=4, sender_index=1, now=0, participants={"b", "c"}
+    )
     first = s.initial_distribution()
     assert first.reason is RekeyReason.INITIAL and first.recipients == {"b", "c"}
     assert first.epoch == 1 and first.kid == KidLayout().compose(1, 1)
     old_sender = s.sender
-    dist = s.member_left("c", now=5)
+    dist = s.participant_left("c", now=5)
     assert dist is not None
-    assert dist.reason is RekeyReason.MEMBER_LEFT
+    assert dist.reason is RekeyReason.PARTICIPANT_LEFT
     assert dist.recipients == {"b"} and dist.epoch == 2
     assert dist.base_key != first.base_key
     assert s.sender is not old_sender and s.sender.kid == dist.kid
@@ -118,7 +120,7 @@ def test_member_leaving_starts_an_epoch_without_them() -> None:
     c_receiver.add_key(dist.kid, first.base_key)  # even guessing the KID does not help
     with pytest.raises(AuthenticationFailed):
         c_receiver.unprotect(s.sender.protect(b"after c left"))
-    assert s.member_left("nobody", now=6) is None
+    assert s.participant_left("nobody", now=6) is None
 
 
 def test_timer_and_frame_limit() -> None:
@@ -141,10 +143,10 @@ def test_timer_and_frame_limit() -> None:
 
 
 def test_late_joiner_gets_only_the_current_key() -> None:
-    s = SenderKeySchedule(RekeyPolicy(), cipher_suite=4, sender_index=2, now=0, members={"b"})
+    s = SenderKeySchedule(RekeyPolicy(), cipher_suite=4, sender_index=2, now=0, participants={"b"})
     s.rotate(now=1)
     current = s.rotate(now=2)
-    join = s.member_joined("late", now=3)
+    join = s.participant_joined("late", now=3)
     assert join.recipients == {"late"}
     assert (join.epoch, join.kid, join.base_key) == (current.epoch, current.kid, current.base_key)
     assert s.epoch == 3
@@ -152,11 +154,11 @@ def test_late_joiner_gets_only_the_current_key() -> None:
 
 def test_rekey_on_join_option() -> None:
     s = SenderKeySchedule(
-        RekeyPolicy(rekey_on_join=True), cipher_suite=5, sender_index=0, now=0, members={"b"}
+        RekeyPolicy(rekey_on_join=True), cipher_suite=5, sender_index=0, now=0, participants={"b"}
     )
     first = s.initial_distribution()
     assert len(first.base_key) == 64  # Nh of the SHA-512 suite
-    join = s.member_joined("late", now=1)
+    join = s.participant_joined("late", now=1)
     assert join.epoch == 2 and join.recipients == {"b", "late"}
 
 
@@ -166,12 +168,12 @@ def test_rekey_on_join_option() -> None:
 def test_end_to_end_rekey_through_bundles(people: list[Identity]) -> None:
     alice, bob, carol = people
     schedule = SenderKeySchedule(
-        RekeyPolicy(), cipher_suite=4, sender_index=7, now=0, members={bob.did, carol.did}
+        RekeyPolicy(), cipher_suite=4, sender_index=7, now=0, participants={bob.did, carol.did}
     )
     directory = {p.did: p.public for p in people}
 
     def deliver(dist, now):  # type: ignore[no-untyped-def]
-        return seal_for_members(
+        return seal_for_participants(
             alice,
             [directory[d] for d in dist.recipients],
             room_id=ROOM,
@@ -187,7 +189,7 @@ def test_end_to_end_rekey_through_bundles(people: list[Identity]) -> None:
     inboxes = {}
     for p in (bob, carol):
         receivers[p.did] = Receiver(4)
-        rings[p.did] = PeerKeyRing(receivers[p.did], grace=2.0)
+        rings[p.did] = ParticipantKeyRing(receivers[p.did], grace=2.0)
         inboxes[p.did] = SenderKeyInbox(p, ROOM)
 
     def receive(blobs, now):  # type: ignore[no-untyped-def]
@@ -200,7 +202,7 @@ def test_end_to_end_rekey_through_bundles(people: list[Identity]) -> None:
     for p in (bob, carol):
         assert receivers[p.did].unprotect(in_flight) == b"epoch 1"
 
-    dist = schedule.member_left(carol.did, now=10)
+    dist = schedule.participant_left(carol.did, now=10)
     assert dist is not None
     receive(deliver(dist, 10), 10)
     late = schedule.sender.protect(b"epoch 2")
@@ -213,7 +215,7 @@ def test_end_to_end_rekey_through_bundles(people: list[Identity]) -> None:
     assert rings[bob.did].poll(now=12) == [KidLayout().compose(1, 7)]
     assert rings[bob.did].kids_of(alice.did) == [KidLayout().compose(2, 7)]
     # carol's side: alice left her view; all of alice's keys go at once
-    assert rings[carol.did].peer_left(alice.did) == [KidLayout().compose(1, 7)]
+    assert rings[carol.did].participant_left(alice.did) == [KidLayout().compose(1, 7)]
     assert len(receivers[carol.did]) == 0
 
 
@@ -221,7 +223,7 @@ def test_kid_owned_by_another_sender_is_refused() -> None:
     from voxseal.crypto.bundle import SenderKey
     from voxseal.crypto.errors import KeyIdConflict
 
-    ring = PeerKeyRing(Receiver(4))
+    ring = ParticipantKeyRing(Receiver(4))
     ring.install(SenderKey("did:a", ROOM, 1, 0x10001, 4, 10**10, bytes(32)), now=0)
     with pytest.raises(KeyIdConflict):  # b tries to take over a's KID
         ring.install(SenderKey("did:b", ROOM, 1, 0x10001, 4, 10**10, bytes(range(32))), now=0)

@@ -36,8 +36,8 @@ def test_rooms_on_a_worker_pool_carry_calls() -> None:
                 b = MediaEndpoint(b_id, on_audio=logs[b_id])
                 a.set_sender_key(1, ka)
                 b.set_sender_key(2, kb)
-                a.add_peer_key(b_id, 2, kb)
-                b.add_peer_key(a_id, 1, ka)
+                a.add_participant_key(b_id, 2, kb)
+                b.add_participant_key(a_id, 1, ka)
                 a.publish(pcm_frames([tone(440, 1.0)]))
                 b.publish(pcm_frames([tone(660, 1.0)]))
                 for ep in (a, b):

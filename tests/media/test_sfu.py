@@ -80,10 +80,10 @@ def test_sfu_forwards_ciphertext_only_to_subscribers() -> None:
         everyone = (alice, bob, eve, carol)
         alice.set_sender_key(1, ka)
         bob.set_sender_key(2, kb)
-        alice.add_peer_key("bob", 2, kb)
-        bob.add_peer_key("alice", 1, ka)
-        carol.add_peer_key("alice", 1, ka)
-        carol.add_peer_key("bob", 2, kb)
+        alice.add_participant_key("bob", 2, kb)
+        bob.add_participant_key("alice", 1, ka)
+        carol.add_participant_key("alice", 1, ka)
+        carol.add_participant_key("bob", 2, kb)
         clear_alice: list[bytes] = []
         alice.publish(pcm_frames([tone(440, 1.2)]), on_encoded=clear_alice.append)
         bob.publish(pcm_frames([tone(660, 1.2)]))
@@ -191,8 +191,8 @@ def test_rekey_locks_out_a_removed_participant_and_unsubscribe_stops_media() -> 
         carol = MediaEndpoint("carol", on_audio=heard_carol)
         everyone = (alice, bob, carol)
         alice.set_sender_key(1, k1)
-        bob.add_peer_key("alice", 1, k1)
-        carol.add_peer_key("alice", 1, k1)
+        bob.add_participant_key("alice", 1, k1)
+        carol.add_participant_key("alice", 1, k1)
         alice.publish(pcm_frames([tone(440, 2.0)]))
         try:
             for ep in everyone:
@@ -204,9 +204,9 @@ def test_rekey_locks_out_a_removed_participant_and_unsubscribe_stops_media() -> 
 
             # carol is removed from the room: the others rekey without her. Even if a
             # compromised SFU keeps forwarding to her, she cannot decrypt from now on.
-            bob.add_peer_key("alice", 11, k2)
+            bob.add_participant_key("alice", 11, k2)
             alice.set_sender_key(11, k2)
-            bob.remove_peer("nobody")  # harmless no-op
+            bob.remove_participant("nobody")  # harmless no-op
             carol_before = carol.receive_stats.frames_decrypted
             await until(lambda: carol.receive_stats.unknown_key >= 10)
             assert carol.receive_stats.frames_decrypted - carol_before <= 6  # in flight only

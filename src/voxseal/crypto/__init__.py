@@ -20,13 +20,13 @@ from voxseal.crypto.bundle import (
     SenderKeyInbox,
     open_bundle,
     seal_bundle,
-    seal_for_members,
+    seal_for_participants,
 )
 from voxseal.crypto.keys import Identity, PublicIdentity
 from voxseal.crypto.rekey import (
     KeyDistribution,
     KidLayout,
-    PeerKeyRing,
+    ParticipantKeyRing,
     RekeyPolicy,
     RekeyReason,
     SenderKeySchedule,
@@ -42,7 +42,7 @@ __all__ = [
     "KemPublicKey",
     "KeyDistribution",
     "KidLayout",
-    "PeerKeyRing",
+    "ParticipantKeyRing",
     "PublicIdentity",
     "Receiver",
     "RekeyPolicy",
@@ -57,5 +57,5 @@ __all__ = [
     "open_bundle",
     "safety_number",
     "seal_bundle",
-    "seal_for_members",
+    "seal_for_participants",
 ]

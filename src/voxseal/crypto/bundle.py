@@ -1,10 +1,10 @@
-"""Sealed sender-key bundles: how an SFrame base key reaches each peer through the gateway.
+"""Sealed sender-key bundles: how an SFrame base key reaches each participant via the gateway.
 
-A sender picks a fresh random base key per epoch and, for every admitted peer, builds one
-bundle: the base key sealed with HPKE (RFC 9180, base mode, single shot) to the peer's X-Wing
-KEM key, bound to its context and signed by the sender's identity. The gateway relays bundles
-as opaque blobs; it can drop or delay them but cannot read, alter, redirect or replay them into
-another room, to another peer or into an older epoch.
+A sender picks a fresh random base key per epoch and, for every admitted participant, builds
+one bundle: the base key sealed with HPKE (RFC 9180, base mode, single shot) to that
+participant's X-Wing KEM key, bound to its context and signed by the sender's identity. The
+gateway relays bundles as opaque blobs; it can drop or delay them but cannot read, alter,
+redirect or replay them into another room, to another participant or into an older epoch.
 
 HPKE suite: KEM ``MLKEM768_X25519`` (X-Wing; hybrid, so the sealed key stays secret if *either*
 ML-KEM-768 or X25519 holds — harvest-now-decrypt-later is the threat to recorded key traffic),
@@ -63,7 +63,7 @@ __all__ = [
     "UnsealFailed",
     "open_bundle",
     "seal_bundle",
-    "seal_for_members",
+    "seal_for_participants",
 ]
 
 BUNDLE_VERSION: Final = 1
@@ -257,7 +257,7 @@ def seal_bundle(
     return signed + _long(sender.sign(signed, context=_SIGNATURE_CONTEXT))
 
 
-def seal_for_members(
+def seal_for_participants(
     sender: Identity,
     recipients: Iterable[PublicIdentity],
     *,

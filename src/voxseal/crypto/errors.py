@@ -172,7 +172,7 @@ class UnknownSender(BundleError):
 class KeyIdConflict(BundleError):
     """A sender key names a KID that already belongs to another sender in this room.
 
-    Accepting it would let one member replace another's key and speak with their KID.
+    Accepting it would let one participant replace another's key and speak with their KID.
     """
 
     reason = "bundle_kid_conflict"

@@ -3,14 +3,14 @@
 An endpoint (a caller's browser, an app, an agent worker, a supervisor) has
 
 * an **Ed25519** signing key, which names it: ``did:key:z6Mk…`` (multicodec ``ed25519-pub``
-  0xed 0x01, base58btc with the multibase prefix ``z``), so a peer's name *is* its key;
+  0xed 0x01, base58btc with the multibase prefix ``z``), so a participant's DID *is* its key;
 * optionally an **ML-DSA-65** key paired with it, so signatures stay unforgeable against a
   quantum adversary. A hybrid signature is ``Ed25519 sig || ML-DSA-65 sig`` and verifies only
   if *both* halves verify — the pair is as strong as the stronger scheme. The signature length
   is fixed by the public identity, so stripping the ML-DSA half (a downgrade) is refused;
 * an **X-Wing KEM** key (:mod:`voxseal.crypto.xwing`) to which SFrame sender keys are sealed.
 
-:class:`PublicIdentity` is what peers exchange: the three public keys, self-signed so the
+:class:`PublicIdentity` is what participants exchange: the three public keys, self-signed so the
 gateway relaying it cannot swap the KEM key under a genuine signing key. Whether the signing key
 itself belongs to the person you think is what safety numbers (:mod:`voxseal.crypto.sas`)
 check out of band.
@@ -118,7 +118,7 @@ def _signed_message(context: bytes, message: bytes) -> bytes:
 
 
 class PublicIdentity:
-    """A peer's public keys: Ed25519 (+ optional ML-DSA-65) and X-Wing; named by its DID.
+    """A participant's public keys: Ed25519 (+ optional ML-DSA-65) and X-Wing; named by its DID.
 
     Wire form (:meth:`encode`): ``version(1) flags(1) ed25519(32) xwing(1216) [mldsa65(1952)]``
     followed by a self-signature over those bytes. :meth:`decode` refuses a document whose

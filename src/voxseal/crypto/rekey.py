@@ -4,23 +4,23 @@ Two objects, one per side of a stream:
 
 * :class:`SenderKeySchedule` — one local sender in one room. It owns the current epoch's
   random base key and :class:`~voxseal.crypto.sframe.Sender`, and tells the caller, as a
-  :class:`KeyDistribution`, which peers must be sent (sealed) which epoch key:
+  :class:`KeyDistribution`, which participants must be sent (sealed) which epoch key:
 
-  - a member **leaves** → a new epoch with a fresh random key, sent to the remaining members
-    only: the leaver holds no key for anything sent afterwards (post-removal secrecy);
+  - a participant **leaves** → a new epoch with a fresh random key, sent to the remaining
+    participants only: the leaver holds no key for anything sent afterwards (post-removal secrecy);
   - the **timer** runs out, or the sender has sent **N frames** → a new epoch (limits how
     much traffic one key protects and how long a stolen key is useful);
-  - a member **joins** → the *current* key goes to the joiner only, never earlier epochs
+  - a participant **joins** → the *current* key goes to the joiner only, never earlier epochs
     (keys of past epochs are wiped as soon as they are superseded, so there is nothing older
     to give). With ``rekey_on_join`` a join starts a new epoch instead, so the joiner cannot
     read even the current epoch's earlier frames if someone recorded them.
 
-* :class:`PeerKeyRing` — the receive side: installs opened :class:`SenderKey`\\ s into a
+* :class:`ParticipantKeyRing` — the receive side: installs opened :class:`SenderKey`\\ s into a
   :class:`~voxseal.crypto.sframe.Receiver`, keeps a superseded epoch only for a short grace
-  period (frames in flight), and retires every key of a peer that left at once.
+  period (frames in flight), and retires every key of a participant that left at once.
 
 Nothing here reads a clock or sends anything: ``now`` is passed in and the caller seals and
-delivers bundles (:func:`voxseal.crypto.bundle.seal_for_members`).
+delivers bundles (:func:`voxseal.crypto.bundle.seal_for_participants`).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from voxseal.crypto.sframe import MAX_KID, Receiver, Sender, suite_params
 __all__ = [
     "KeyDistribution",
     "KidLayout",
-    "PeerKeyRing",
+    "ParticipantKeyRing",
     "RekeyPolicy",
     "RekeyReason",
     "SenderKeySchedule",
@@ -46,8 +46,8 @@ __all__ = [
 
 class RekeyReason(StrEnum):
     INITIAL = "initial"
-    MEMBER_LEFT = "member_left"
-    MEMBER_JOINED = "member_joined"
+    PARTICIPANT_LEFT = "participant_left"
+    PARTICIPANT_JOINED = "participant_joined"
     TIMER = "timer"
     FRAME_LIMIT = "frame_limit"
     MANUAL = "manual"
@@ -58,7 +58,7 @@ class RekeyPolicy:
     """How often a sender starts a new epoch.
 
     Defaults: every 10 minutes, or after 2**24 frames (~93 h of 20 ms audio; far below the
-    AES-GCM per-key limits), and always when a member leaves.
+    AES-GCM per-key limits), and always when a participant leaves.
     """
 
     interval: float = 600.0
@@ -114,7 +114,7 @@ class SenderKeySchedule:
         "_base_key",
         "_epoch",
         "_layout",
-        "_members",
+        "_participants",
         "_pending_initial",
         "_policy",
         "_random",
@@ -131,7 +131,7 @@ class SenderKeySchedule:
         cipher_suite: int,
         sender_index: int,
         now: float,
-        members: Iterable[str] = (),
+        participants: Iterable[str] = (),
         first_epoch: int = 1,
         layout: KidLayout | None = None,
         random: Callable[[int], bytes] = os.urandom,
@@ -141,7 +141,7 @@ class SenderKeySchedule:
         self._layout = layout or KidLayout()
         self._sender_index = sender_index
         self._random = random
-        self._members: set[str] = set(members)
+        self._participants: set[str] = set(participants)
         self._epoch = first_epoch - 1
         self._sender: Sender | None = None
         self._base_key = b""
@@ -150,7 +150,7 @@ class SenderKeySchedule:
 
     def __repr__(self) -> str:
         return (
-            f"SenderKeySchedule(epoch={self._epoch}, members={len(self._members)}, "
+            f"SenderKeySchedule(epoch={self._epoch}, participants={len(self._participants)}, "
             f"suite={self._suite})"
         )
 
@@ -165,8 +165,8 @@ class SenderKeySchedule:
         return self._layout.compose(self._epoch, self._sender_index)
 
     @property
-    def members(self) -> frozenset[str]:
-        return frozenset(self._members)
+    def participants(self) -> frozenset[str]:
+        return frozenset(self._participants)
 
     @property
     def sender(self) -> Sender:
@@ -175,24 +175,24 @@ class SenderKeySchedule:
         return self._sender
 
     def initial_distribution(self) -> KeyDistribution:
-        """The first epoch's key, for the members given at construction."""
+        """The first epoch's key, for the participants given at construction."""
         return self._pending_initial
 
     # -- events --
 
-    def member_joined(self, member: str, *, now: float) -> KeyDistribution:
-        """A peer was admitted: the current key to it alone (or a new epoch to everyone)."""
-        self._members.add(member)
+    def participant_joined(self, participant: str, *, now: float) -> KeyDistribution:
+        """A participant was admitted: the current key to it alone (or a new epoch to everyone)."""
+        self._participants.add(participant)
         if self._policy.rekey_on_join:
-            return self._new_epoch(now, RekeyReason.MEMBER_JOINED)
-        return self._distribution(RekeyReason.MEMBER_JOINED, frozenset({member}))
+            return self._new_epoch(now, RekeyReason.PARTICIPANT_JOINED)
+        return self._distribution(RekeyReason.PARTICIPANT_JOINED, frozenset({participant}))
 
-    def member_left(self, member: str, *, now: float) -> KeyDistribution | None:
-        """A peer left: new epoch for those who remain (None if it was not a member)."""
-        if member not in self._members:
+    def participant_left(self, participant: str, *, now: float) -> KeyDistribution | None:
+        """A participant left: new epoch for those who remain (None if it was not one)."""
+        if participant not in self._participants:
             return None
-        self._members.discard(member)
-        return self._new_epoch(now, RekeyReason.MEMBER_LEFT)
+        self._participants.discard(participant)
+        return self._new_epoch(now, RekeyReason.PARTICIPANT_LEFT)
 
     def poll(self, *, now: float) -> KeyDistribution | None:
         """Call periodically (and after sending): a new epoch if the timer or frame limit hit."""
@@ -220,7 +220,7 @@ class SenderKeySchedule:
             self._sender.close()  # wipe the superseded key: nothing old to hand out later
         self._sender = Sender(self._suite, kid, self._base_key)
         self._started = now
-        return self._distribution(reason, frozenset(self._members))
+        return self._distribution(reason, frozenset(self._participants))
 
     def _distribution(self, reason: RekeyReason, recipients: frozenset[str]) -> KeyDistribution:
         return KeyDistribution(
@@ -228,11 +228,12 @@ class SenderKeySchedule:
         )
 
 
-class PeerKeyRing:
-    """Receive-side key lifecycle over one :class:`Receiver` (all peers of one room).
+class ParticipantKeyRing:
+    """Receive-side key lifecycle over one :class:`Receiver` (all other participants of one room).
 
-    ``grace`` seconds after a peer's newer epoch is installed, its older epoch KIDs are retired
-    (wiped); that covers frames already in flight at the switch without keeping keys around.
+    ``grace`` seconds after a participant's newer epoch is installed, its older epoch KIDs are
+    retired (wiped); that covers frames already in flight at the switch without keeping keys
+    around.
     """
 
     __slots__ = ("_grace", "_kids", "_receiver", "_retire_at")
@@ -246,12 +247,15 @@ class PeerKeyRing:
         self._retire_at: dict[int, float] = {}  # kid -> deadline
 
     def __repr__(self) -> str:
-        return f"PeerKeyRing(peers={len(self._kids)}, pending_retirements={len(self._retire_at)})"
+        return (
+            f"ParticipantKeyRing(participants={len(self._kids)}, "
+            f"pending_retirements={len(self._retire_at)})"
+        )
 
     def install(self, key: SenderKey, *, now: float) -> None:
         """Install an opened sender key; schedule that sender's older epochs for retirement.
 
-        Refuses (:class:`KeyIdConflict`) a KID that belongs to another sender, so one member
+        Refuses (:class:`KeyIdConflict`) a KID that belongs to another sender, so one participant
         cannot take over another's KID. Installing the same key again keeps its replay window.
         """
         if key.cipher_suite != self._receiver.cipher_suite:
@@ -268,8 +272,8 @@ class PeerKeyRing:
             if epoch < key.epoch and kid not in self._retire_at:
                 self._retire_at[kid] = now + self._grace
 
-    def peer_left(self, sender: str) -> list[int]:
-        """Retire every key of a peer that left, immediately; return the KIDs retired."""
+    def participant_left(self, sender: str) -> list[int]:
+        """Retire every key of a participant that left, immediately; return the KIDs retired."""
         kids = list(self._kids.pop(sender, {}).values())
         for kid in kids:
             self._receiver.remove_key(kid)

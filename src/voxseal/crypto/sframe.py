@@ -597,7 +597,7 @@ class Receiver:
       refused with :class:`ReplayDetected`. The window is only updated *after* the frame
       authenticates, so forged frames cannot poison it.
     * **Bounded key store**: at most ``max_keys`` KIDs; adding one more evicts (and wipes) the
-      least recently installed key, so a peer cannot grow our memory without bound.
+      least recently installed key, so a sender cannot grow our memory without bound.
     * **Ratchet** (``ratchet_bits = R > 0``): KIDs are ``chain << R | step mod 2**R``. A frame for
       a step up to ``max_ratchet_ahead`` ahead of the newest known step of its chain is tried
       with the ratcheted key; only if it authenticates is the new step installed. The previous

@@ -3,8 +3,9 @@
 One :class:`MediaEndpoint` is one participant's side of one peer connection — to the SFU in
 production, or directly to another endpoint in tests. It owns:
 
-* the SFrame keys (its own :class:`~voxseal.crypto.sframe.Sender`, its peers' keys in one
-  :class:`~voxseal.crypto.sframe.Receiver`), installed by whoever runs key agreement (the SDK);
+* the SFrame keys (its own :class:`~voxseal.crypto.sframe.Sender`, the other participants'
+  keys in one :class:`~voxseal.crypto.sframe.Receiver`), installed by whoever runs key
+  agreement (the SDK);
 * one *publish* m-line (``sendonly``) carrying
   :class:`~voxseal.media.sframe_tracks.SFrameAudioTrack`;
 * ``receive_slots`` *receive* m-lines (``recvonly``). The SFU binds each subscription to a free
@@ -14,7 +15,7 @@ production, or directly to another endpoint in tests. It owns:
 
 Negotiation is plain offer/answer over SDP strings (no trickle ICE; aiortc gathers first), so
 the signaling layer only relays two strings. Either side can offer; when an endpoint *answers*
-(the direct 2-peer case), it publishes on the offerer's first receive slot.
+(the direct two-participant case), it publishes on the offerer's first receive slot.
 
 Security posture: publishing without a sender key raises :class:`E2EENotReady` (no clear audio,
 ever); SRTP is restricted to AEAD profiles by default; every refused frame is counted and
@@ -68,7 +69,7 @@ class EndpointStats:
     rtp_packets_lost: int = 0
     #: interarrival jitter in RTP clock units (48 kHz), max over received streams
     rtp_jitter: int = 0
-    peer_kids: dict[int, str] = field(default_factory=dict)
+    participant_kids: dict[int, str] = field(default_factory=dict)
 
 
 async def _aiter(source: AsyncIterable[np.ndarray]) -> AsyncIterator[np.ndarray]:
@@ -147,13 +148,13 @@ class MediaEndpoint:
         if self._track is not None:
             self._track.set_sender(sender)
 
-    def add_peer_key(self, participant_id: str, kid: int, base_key: bytes) -> None:
-        """Accept a peer's sender key: its frames under ``kid`` decrypt and are attributed to it."""
+    def add_participant_key(self, participant_id: str, kid: int, base_key: bytes) -> None:
+        """Accept a participant's sender key: its frames under ``kid`` decrypt, attributed to it."""
         self._audio.add_key(participant_id, kid, base_key)
         self._kids[kid] = participant_id
 
-    def remove_peer(self, participant_id: str) -> None:
-        """Drop every key of a peer (it left or was removed); its later frames are refused."""
+    def remove_participant(self, participant_id: str) -> None:
+        """Drop every key of a participant (it left or was removed); later frames are refused."""
         self._audio.remove_participant(participant_id)
         self._kids = {k: p for k, p in self._kids.items() if p != participant_id}
 
@@ -209,7 +210,7 @@ class MediaEndpoint:
         self._srtp = secure_transports(self._pc, aead_only=self._aead_only)
 
     async def accept_offer(self, sdp: str) -> str:
-        """Answer a peer's offer (direct peer-to-peer use); returns the answer SDP."""
+        """Answer another endpoint's offer (direct use, no SFU); returns the answer SDP."""
         directions = offered_directions(sdp)
         try:
             await self._pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
@@ -262,7 +263,7 @@ class MediaEndpoint:
             rtp_packets_received=received,
             rtp_packets_lost=lost,
             rtp_jitter=jitter,
-            peer_kids=dict(self._kids),
+            participant_kids=dict(self._kids),
         )
 
     async def close(self) -> None:

@@ -206,7 +206,7 @@ class SFrameAudioReceiver:
         self.stats = E2EEReceiveStats()
 
     def add_key(self, participant_id: str, kid: int, base_key: bytes) -> None:
-        """Install a peer's sender key; frames under ``kid`` are attributed to that participant."""
+        """Install a participant's sender key; frames under ``kid`` are attributed to it."""
         self._receiver.add_key(kid, base_key)
         self._owners[kid] = participant_id
 

@@ -220,8 +220,8 @@ class RoomClient:
             receiver=self.session.receiver,
         )
         self.session.on_sender = self.media.use_sender
-        self.session.on_participant_key = self.media.add_peer_key
-        self.session.on_participant_gone = self.media.remove_peer
+        self.session.on_participant_key = self.media.add_participant_key
+        self.session.on_participant_gone = self.media.remove_participant
 
     async def _negotiate(self, audio: Audio, timeout: float) -> None:
         assert self.media is not None

@@ -4,7 +4,7 @@ Signaling events go in (who joined, who left, an opaque ``e2ee`` payload from a 
 out come the messages to send (sealed sender-key bundles addressed to participants, epoch
 announcements). It composes the crypto core: :class:`SenderKeySchedule` decides when a new
 epoch starts and who gets which key, :func:`seal_bundle` / :class:`SenderKeyInbox` move keys,
-:class:`PeerKeyRing` installs and retires them in one SFrame :class:`Receiver`.
+:class:`ParticipantKeyRing` installs and retires them in one SFrame :class:`Receiver`.
 
 Why sans-I/O: the SDK, the agent and the telephony ingress reuse it over any transport, and the
 tests drive it without a network. The gateway relays the payloads and never holds a key.
@@ -22,7 +22,7 @@ from typing import Any
 from voxseal.crypto import (
     Identity,
     KidLayout,
-    PeerKeyRing,
+    ParticipantKeyRing,
     PublicIdentity,
     Receiver,
     RekeyPolicy,
@@ -98,7 +98,7 @@ class KeyAgreement:
         self.me: str | None = None
         self.participants: dict[str, ParticipantKeys] = {}
         self.receiver = Receiver(self.cipher_suite)
-        self.ring = PeerKeyRing(self.receiver)
+        self.ring = ParticipantKeyRing(self.receiver)
         self.inbox = SenderKeyInbox(self.identity, self.room)
         self.schedule: SenderKeySchedule | None = None
         self.failures: deque[str] = deque(maxlen=100)
@@ -155,7 +155,7 @@ class KeyAgreement:
             cipher_suite=self.cipher_suite,
             sender_index=int(me["index"]),
             now=now,
-            members=[p.identity.did for p in self.participants.values()],
+            participants=[p.identity.did for p in self.participants.values()],
             layout=self.layout,
         )
         return self._distribute(self.schedule.initial_distribution(), now)
@@ -163,18 +163,18 @@ class KeyAgreement:
     def participant_joined(self, p: dict[str, Any], *, now: float) -> list[Outgoing]:
         other = self._add_participant(p)
         assert self.schedule is not None
-        return self._distribute(self.schedule.member_joined(other.identity.did, now=now), now)
+        return self._distribute(self.schedule.participant_joined(other.identity.did, now=now), now)
 
     def participant_left(self, pid: str, *, now: float) -> list[Outgoing]:
         """The leaver's keys go at once; a new epoch goes to those who remain."""
         other = self.participants.pop(pid, None)
         if other is None or self.schedule is None:
             return []
-        self.ring.peer_left(other.identity.did)
+        self.ring.participant_left(other.identity.did)
         self.inbox.forget(other.identity.did)  # it may rejoin with the same identity at epoch 1
         if self.on_participant_gone:
             self.on_participant_gone(pid)
-        dist = self.schedule.member_left(other.identity.did, now=now)
+        dist = self.schedule.participant_left(other.identity.did, now=now)
         return self._distribute(dist, now) if dist else []
 
     def received(self, sender: str, payload: Any, *, now: float) -> None:

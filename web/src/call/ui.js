@@ -1,5 +1,5 @@
-// Plain DOM helpers for the call page: text only (textContent, never HTML), so nothing a peer
-// or the gateway sends can become markup or script.
+// Plain DOM helpers for the call page: text only (textContent, never HTML), so nothing a
+// participant or the gateway sends can become markup or script.
 
 export const $ = (id) => {
   const el = document.getElementById(id);

@@ -30,7 +30,7 @@ const stats = {
     replays: 0,
     unknown_key: 0,
     malformed: 0,
-    byPeer: {},
+    byParticipant: {},
   },
   transforms: { send: 0, receive: 0 },
 };
@@ -79,7 +79,7 @@ async function unprotectFrame(frame, controller) {
   }
   stats.receive.decrypted += 1;
   const pid = String(opened.pid);
-  stats.receive.byPeer[pid] = (stats.receive.byPeer[pid] || 0) + 1;
+  stats.receive.byParticipant[pid] = (stats.receive.byParticipant[pid] || 0) + 1;
   frame.data = bufferOf(opened.plaintext);
   controller.enqueue(frame);
 }

@@ -171,7 +171,7 @@ export async function sealBundle(sender, recipient, { roomId, epoch, kid, cipher
 }
 
 /** One bundle per recipient (never to the sender itself), keyed by recipient DID. */
-export async function sealForMembers(sender, recipients, params) {
+export async function sealForParticipants(sender, recipients, params) {
   const out = new Map();
   for (const r of recipients) if (r.did !== sender.did) out.set(r.did, await sealBundle(sender, r, params));
   return out;

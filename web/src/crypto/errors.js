@@ -119,7 +119,7 @@ export class UnsealFailed extends BundleError {
   static reason = "bundle_unseal_failed";
 }
 
-/** End-to-end encryption could not be established or kept with a peer (sdk/key_agreement.py). */
+/** End-to-end encryption could not be established or kept with a participant (sdk/key_agreement.py). */
 export class E2EEError extends CryptoError {
   static reason = "e2ee_failed";
 }

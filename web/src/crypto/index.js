@@ -38,10 +38,10 @@ export {
   decodeBundle,
   openBundle,
   sealBundle,
-  sealForMembers,
+  sealForParticipants,
 } from "./bundle.js";
 export { EMOJI, ITERATIONS, SafetyNumber, keyTranscript, safetyNumber } from "./sas.js";
-export { KidLayout, PeerKeyRing, RekeyPolicy, RekeyReason, SenderKeySchedule } from "./rekey.js";
+export { KidLayout, ParticipantKeyRing, RekeyPolicy, RekeyReason, SenderKeySchedule } from "./rekey.js";
 export { BUNDLE_LIFETIME, DATA_METADATA, DEFAULT_SUITE, KeyAgreement, decodeIdentity } from "./key_agreement.js";
 export { WorkerKeys } from "./worker_keys.js";
 export { b64decode, b64encode, fromHex, toHex } from "./bytes.js";

@@ -12,7 +12,7 @@ import { sealBundle, SenderKeyInbox } from "./bundle.js";
 import { DATA_METADATA } from "./constants.js";
 import { CryptoError, E2EEError } from "./errors.js";
 import { PublicIdentity } from "./keys.js";
-import { KidLayout, PeerKeyRing, RekeyPolicy, SenderKeySchedule } from "./rekey.js";
+import { KidLayout, ParticipantKeyRing, RekeyPolicy, SenderKeySchedule } from "./rekey.js";
 import { keyTranscript, safetyNumber } from "./sas.js";
 import { SFrameReceiver, decodeHeader } from "./sframe.js";
 import { b64decode, b64encode, td, te, toBytes } from "./bytes.js";
@@ -59,7 +59,7 @@ export class KeyAgreement {
     this.me = null;
     this.participants = new Map(); // participant id -> what we know of its keys
     this.receiver = new SFrameReceiver(cipherSuite);
-    this.ring = new PeerKeyRing(this.receiver);
+    this.ring = new ParticipantKeyRing(this.receiver);
     this.inbox = new SenderKeyInbox(identity, room);
     this.schedule = null;
     this.failures = [];
@@ -151,7 +151,7 @@ export class KeyAgreement {
           cipherSuite: this.cipherSuite,
           senderIndex: Number(me.index),
           now,
-          members: [...this.participants.values()].map((p) => p.identity.did),
+          participants: [...this.participants.values()].map((p) => p.identity.did),
           layout: this.layout,
         });
       } catch (e) {
@@ -166,7 +166,7 @@ export class KeyAgreement {
     return this.#serial(async () => {
       const other = this.#addParticipant(p);
       if (!this.schedule) throw new E2EEError("not joined");
-      return this.#distribute(await this.schedule.memberJoined(other.identity.did, { now }), now);
+      return this.#distribute(await this.schedule.participantJoined(other.identity.did, { now }), now);
     });
   }
 
@@ -176,10 +176,10 @@ export class KeyAgreement {
       const other = this.participants.get(pid);
       if (!other || !this.schedule) return [];
       this.participants.delete(pid);
-      const kids = this.ring.peerLeft(other.identity.did);
+      const kids = this.ring.participantLeft(other.identity.did);
       this.inbox.forget(other.identity.did); // it may rejoin with the same identity at epoch 1
       this.#retired(kids);
-      const dist = await this.schedule.memberLeft(other.identity.did, { now });
+      const dist = await this.schedule.participantLeft(other.identity.did, { now });
       return dist ? this.#distribute(dist, now) : [];
     });
   }

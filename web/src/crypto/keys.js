@@ -110,7 +110,7 @@ function checkKemPublic(pk) {
 // --- public identity -------------------------------------------------------------------------
 
 /**
- * A peer's public keys. Wire form: version(1) flags(1) ed25519(32) xwing(1216) [mldsa65(1952)]
+ * A participant's public keys. Wire form: version(1) flags(1) ed25519(32) xwing(1216) [mldsa65(1952)]
  * then the self-signature over those bytes; `decode` refuses a document that does not verify.
  */
 export class PublicIdentity {

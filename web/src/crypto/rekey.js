@@ -1,10 +1,10 @@
 // When sender keys change and who gets which: a port of voxseal.crypto.rekey (sans-I/O).
 //
-// SenderKeySchedule (one local sender in one room): a member leaving starts a new epoch with
-// a fresh random key for those who remain; the timer or the frame limit starts a new epoch; a
+// SenderKeySchedule (one local sender in one room): a participant leaving starts a new epoch
+// with a fresh random key for those who remain; the timer or the frame limit starts a new epoch; a
 // joiner gets the *current* key only (or a new epoch with rekeyOnJoin). Superseded keys are
-// wiped. PeerKeyRing (receive side): installs opened sender keys into one SFrameReceiver,
-// retires a peer's older epoch after a grace period and all of a leaver's keys at once.
+// wiped. ParticipantKeyRing (receive side): installs opened sender keys into one SFrameReceiver,
+// retires a participant's older epoch after a grace period and all of a leaver's keys at once.
 // Nothing reads a clock: `now` (seconds) is passed in.
 
 import { KeyIdConflict } from "./errors.js";
@@ -13,14 +13,14 @@ import { randomBytes, wipe } from "./bytes.js";
 
 export const RekeyReason = Object.freeze({
   INITIAL: "initial",
-  MEMBER_LEFT: "member_left",
-  MEMBER_JOINED: "member_joined",
+  PARTICIPANT_LEFT: "participant_left",
+  PARTICIPANT_JOINED: "participant_joined",
   TIMER: "timer",
   FRAME_LIMIT: "frame_limit",
   MANUAL: "manual",
 });
 
-/** Every 10 minutes, or after 2**24 frames, and always when a member leaves (Python defaults). */
+/** Every 10 minutes, or after 2**24 frames, and always when a participant leaves (Python defaults). */
 export class RekeyPolicy {
   constructor({ interval = 600, maxFrames = 1 << 24, rekeyOnJoin = false } = {}) {
     if (!(interval > 0) || !(maxFrames >= 1)) throw new RangeError("interval and max_frames must be positive");
@@ -68,14 +68,14 @@ export class SenderKeySchedule {
   #layout;
   #index;
   #random;
-  #members;
+  #participants;
   #epoch;
   #sender = null;
   #baseKey = null;
   #started;
   #pendingInitial = null;
 
-  constructor(policy, { cipherSuite, senderIndex, now, members = [], firstEpoch = 1, layout = new KidLayout(), random = randomBytes }) {
+  constructor(policy, { cipherSuite, senderIndex, now, participants = [], firstEpoch = 1, layout = new KidLayout(), random = randomBytes }) {
     this.#policy = policy;
     this.#suite = cipherSuite;
     suiteParams(cipherSuite);
@@ -83,7 +83,7 @@ export class SenderKeySchedule {
     this.#index = senderIndex;
     layout.compose(firstEpoch, senderIndex); // refuse a bad index before any key exists
     this.#random = random;
-    this.#members = new Set(members);
+    this.#participants = new Set(participants);
     this.#epoch = firstEpoch - 1;
     this.#started = now;
   }
@@ -102,8 +102,8 @@ export class SenderKeySchedule {
     return this.#layout.compose(this.#epoch, this.#index);
   }
 
-  get members() {
-    return new Set(this.#members);
+  get participants() {
+    return new Set(this.#participants);
   }
 
   /** The current epoch's SFrameSender (replaced on every rekey: re-read after one). */
@@ -115,16 +115,16 @@ export class SenderKeySchedule {
     return this.#pendingInitial;
   }
 
-  async memberJoined(member, { now }) {
-    this.#members.add(member);
-    if (this.#policy.rekeyOnJoin) return this.#newEpoch(now, RekeyReason.MEMBER_JOINED);
-    return this.#distribution(RekeyReason.MEMBER_JOINED, new Set([member]));
+  async participantJoined(participant, { now }) {
+    this.#participants.add(participant);
+    if (this.#policy.rekeyOnJoin) return this.#newEpoch(now, RekeyReason.PARTICIPANT_JOINED);
+    return this.#distribution(RekeyReason.PARTICIPANT_JOINED, new Set([participant]));
   }
 
-  async memberLeft(member, { now }) {
-    if (!this.#members.has(member)) return null;
-    this.#members.delete(member);
-    return this.#newEpoch(now, RekeyReason.MEMBER_LEFT);
+  async participantLeft(participant, { now }) {
+    if (!this.#participants.has(participant)) return null;
+    this.#participants.delete(participant);
+    return this.#newEpoch(now, RekeyReason.PARTICIPANT_LEFT);
   }
 
   async poll({ now }) {
@@ -153,7 +153,7 @@ export class SenderKeySchedule {
     this.#sender = sender;
     this.#baseKey = baseKey;
     this.#started = now;
-    return this.#distribution(reason, new Set(this.#members));
+    return this.#distribution(reason, new Set(this.#participants));
   }
 
   #distribution(reason, recipients) {
@@ -168,8 +168,8 @@ export class SenderKeySchedule {
   }
 }
 
-/** Receive-side key lifecycle over one SFrameReceiver (all peers of one room). */
-export class PeerKeyRing {
+/** Receive-side key lifecycle over one SFrameReceiver (all other participants of one room). */
+export class ParticipantKeyRing {
   #receiver;
   #grace;
   #kids = new Map(); // sender DID -> Map(epoch -> kid)
@@ -203,8 +203,8 @@ export class PeerKeyRing {
     }
   }
 
-  /** Retire every key of a peer that left, now; returns the KIDs retired. */
-  peerLeft(sender) {
+  /** Retire every key of a participant that left, now; returns the KIDs retired. */
+  participantLeft(sender) {
     const kids = [...(this.#kids.get(sender)?.values() ?? [])];
     this.#kids.delete(sender);
     for (const kid of kids) {

@@ -81,7 +81,7 @@ export class WorkerKeys {
     return b64encode(await this.protect(te.encode(JSON.stringify(message)), DATA_METADATA));
   }
 
-  /** Decrypt one frame from a peer: `{pid, kid, plaintext}`; throws CryptoError on refusal. */
+  /** Decrypt one frame from a participant: `{pid, kid, plaintext}`; throws CryptoError on refusal. */
   async unprotect(frame, metadata) {
     try {
       await this._queue;
