@@ -62,7 +62,7 @@ def _literals_in(source: str, where: str) -> dict[str, list[str]]:
     for node in ast.walk(ast.parse(source, filename=where)):
         if not isinstance(node, ast.Call):
             continue
-        # gw.record("x", …), and run_in_threadpool(gw.record, "x", …)
+        # ctx.record("x", …), and run_in_threadpool(ctx.record, "x", …)
         audit_call = _name(node.func) in AUDIT_CALLS or any(
             _name(a) in {"record", "arecord"} for a in node.args
         )
