@@ -18,6 +18,8 @@ from fastapi import APIRouter, FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from voxseal import __version__
+from voxseal.audit.actions import AuditAction
+from voxseal.audit.events import AuditContext
 from voxseal.dashboard import install as install_dashboard
 from voxseal.dashboard.schema import MIGRATIONS as DASHBOARD_SCHEMA
 from voxseal.gateway import Gateway
@@ -56,7 +58,8 @@ async def housekeeping(gw: Gateway, interval: float = HOUSEKEEPING_INTERVAL) -> 
 def create_app(gw: Gateway, *, close_on_shutdown: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await run_in_threadpool(gw.record, "server.start", actor="system", version=__version__)
+        audit = AuditContext(gw.audit, "system")
+        await audit.arecord(AuditAction.SERVER_START, version=__version__)
         sweeper = asyncio.create_task(housekeeping(gw))
         sampler = asyncio.create_task(app.state.rtc.sample_forever())
         dispatch_sweeper = asyncio.create_task(app.state.agents.sweep_forever())
@@ -69,7 +72,7 @@ def create_app(gw: Gateway, *, close_on_shutdown: bool = True) -> FastAPI:
         sweeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sweeper
-        await run_in_threadpool(gw.record, "server.stop", actor="system")
+        await audit.arecord(AuditAction.SERVER_STOP)
         if close_on_shutdown:
             await run_in_threadpool(gw.close)  # drains the audit queue, signs a checkpoint
 

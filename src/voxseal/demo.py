@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+from voxseal.audit.actions import AuditAction
+from voxseal.audit.events import AuditContext
 from voxseal.config import Settings
 from voxseal.gateway import Gateway
 from voxseal.identity.rbac import Role
@@ -36,6 +38,7 @@ def bootstrap(gw: Gateway, out: TextIO) -> str:
     """Create the demo principals once; later runs reuse them (credentials shown only once)."""
     directory = gw.directory
     base = gw.settings.public_base_url
+    audit = AuditContext(gw.audit, "demo")
     if directory.find(DEMO_ADMIN) is None:
         password = secrets.token_urlsafe(18)
         directory.create_user(DEMO_ADMIN, {Role.ADMIN, Role.AUDITOR}, password)
@@ -50,8 +53,8 @@ def bootstrap(gw: Gateway, out: TextIO) -> str:
         recovery = directory.confirm_totp_enrolment(
             DEMO_ADMIN, totp.code_at(time.time() - enrolment.period)
         )
-        gw.record("user.create", actor="demo", target=DEMO_ADMIN, roles=["admin", "auditor"])
-        gw.record("mfa.enrol.confirm", actor="demo", target=DEMO_ADMIN)
+        audit.record(AuditAction.USER_CREATE, target=DEMO_ADMIN, roles=["admin", "auditor"])
+        audit.record(AuditAction.MFA_ENROL_CONFIRM, target=DEMO_ADMIN)
         print("A demo administrator was created (shown once; only hashes are stored):", file=out)
         print(f"  username: {DEMO_ADMIN}\n  password: {password}", file=out)
         print("  TOTP: add this to an authenticator app (scan or paste the URI):", file=out)
@@ -65,7 +68,7 @@ def bootstrap(gw: Gateway, out: TextIO) -> str:
         if old.active:
             directory.revoke_api_key(old.key_id)
     key = directory.create_api_key(DEMO_BACKEND, "demo")
-    gw.record("apikey.create", actor="demo", target=DEMO_BACKEND, key_id=key.key_id)
+    audit.record(AuditAction.APIKEY_CREATE, target=DEMO_BACKEND, key_id=key.key_id)
     ledger = ConsentLedger(gw.db, gw.audit)
     for purpose in (Purpose.TRANSCRIPTION, Purpose.RECORDING):
         if not ledger.is_granted(DEMO_SUBJECT, purpose):

@@ -13,9 +13,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from voxseal.audit.actions import AuditAction
 from voxseal.audit.chain import VerifyReport
-from voxseal.audit.events import AuditContext, Outcome
 from voxseal.audit.log import AuditLog
 from voxseal.audit.schema import MIGRATIONS as AUDIT_SCHEMA
 from voxseal.audit.verify import verify_chain
@@ -120,26 +118,6 @@ class Gateway:
             db.close()
             raise
         return cls(settings, db, audit, directory, tokens, authenticator, vault)
-
-    def record(
-        self,
-        action: AuditAction | str,
-        *,
-        actor: str | None = None,
-        target: str | None = None,
-        outcome: Outcome = Outcome.SUCCESS,
-        source: str | None = None,
-        correlation_id: str | None = None,
-        **details: object,
-    ) -> int:
-        """One event in the gateway's log: :meth:`AuditContext.record` with the context inline.
-
-        For callers that know who and where only at this one call (CLI commands, start-up);
-        code that writes several events for one request builds one :class:`AuditContext`.
-        """
-        return AuditContext(self.audit, actor, source, correlation_id).record(
-            action, target=target, outcome=outcome, **details
-        )
 
     @property
     def privacy_policy(self) -> PrivacyPolicy:

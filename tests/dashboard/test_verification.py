@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.clock import Clock
+from voxseal.audit import AuditAction, AuditContext
 from voxseal.audit.chain import record_hash
 from voxseal.config import load_settings
 from voxseal.dashboard.verification import FULL_EVERY, ChainWatch
@@ -31,8 +32,9 @@ def gw(tmp_path: Path) -> Iterator[Gateway]:
 
 def write(gw: Gateway, n: int) -> int:
     seq = 0
+    audit = AuditContext(gw.audit, "someone")
     for i in range(n):
-        seq = gw.record("rooms.stats", actor="someone", target=f"room-{i % 3}", n=i)
+        seq = audit.record(AuditAction.ROOMS_STATS, target=f"room-{i % 3}", n=i)
     return seq
 
 

@@ -34,7 +34,8 @@ import numpy as np
 from voxseal.agent.pipeline import AgentPipeline, TranscriptEvent
 from voxseal.agent.worker import Dispatch
 from voxseal.audio import SAMPLE_RATE, wav_bytes
-from voxseal.audit.events import AuditEvent, AuditSink, Outcome
+from voxseal.audit.actions import AuditAction
+from voxseal.audit.events import AuditContext, AuditSink
 from voxseal.identity.rbac import Role
 from voxseal.privacy.audio import redact_pcm
 from voxseal.privacy.consent import ConsentLedger, Purpose
@@ -113,7 +114,7 @@ class CallRunner:
         self.ca_file = ca_file
         self.ledger = ledger
         self.vault = vault
-        self.audit = audit
+        self.audit = AuditContext(audit, actor)
         self.policy = policy
         self.make_pipeline = make_pipeline
         self.actor = actor
@@ -182,7 +183,7 @@ class CallRunner:
             audio=Audio(publish=pipeline.output(), receive_slots=4, on_audio=on_audio),
         )
         live.append(room)
-        self._audit("agent.call.start", job, policy=self.policy.as_dict())
+        self._audit(AuditAction.AGENT_CALL_START, job, policy=self.policy.as_dict())
         try:
             reason = await self._serve(room, consent, recorded)
         finally:
@@ -196,7 +197,7 @@ class CallRunner:
         await asyncio.to_thread(consent.refresh)
         await asyncio.to_thread(self._store, job, consent, events, recorded, outcome)
         self._audit(
-            "agent.call.end",
+            AuditAction.AGENT_CALL_END,
             job,
             reason=reason,
             utterances=outcome.utterances,
@@ -292,16 +293,14 @@ class CallRunner:
                 },
             )
 
-    def _audit(self, action: str, job: Dispatch, **details: Any) -> None:
+    def _audit(self, action: AuditAction, job: Dispatch, **details: Any) -> None:
+        """One event about ``job``'s call: its room, job id and subject, then ``details``.
+
+        Blocking, and a failing log is logged only: the caller is mid-call.
+        """
         try:
             self.audit.record(
-                AuditEvent(
-                    action=action,
-                    outcome=Outcome.SUCCESS,
-                    actor=self.actor,
-                    target=job.room,
-                    details={"job": job.job, "subject": job.subject_id, **details},
-                )
+                action, target=job.room, **{"job": job.job, "subject": job.subject_id, **details}
             )
         except Exception:
             log.exception("could not audit %s", action)

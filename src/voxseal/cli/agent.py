@@ -17,6 +17,8 @@ import signal
 from pathlib import Path
 from typing import Any, TextIO
 
+from voxseal.audit.actions import AuditAction
+from voxseal.audit.events import AuditContext
 from voxseal.cli.context import Commands, settings_from
 from voxseal.config import Settings
 from voxseal.errors import ConfigError
@@ -37,16 +39,15 @@ def cmd_agent(args: argparse.Namespace, out: TextIO) -> int:
 def provision(gw: Gateway, name: str) -> tuple[str, str]:
     """The worker's service account and a fresh API key; older keys of it are revoked."""
     account = f"agent-{name}"
+    audit = AuditContext(gw.audit, "agent-worker")
     if gw.directory.find(account) is None:
         gw.directory.create_service(account, {Role.AGENT})
-        gw.record(
-            "user.create", actor="agent-worker", target=account, kind="service", roles=["agent"]
-        )
+        audit.record(AuditAction.USER_CREATE, target=account, kind="service", roles=["agent"])
     for old in gw.directory.list_api_keys(account):
         if old.active:
             gw.directory.revoke_api_key(old.key_id)
     key = gw.directory.create_api_key(account, "agent worker")
-    gw.record("apikey.create", actor="agent-worker", target=account, key_id=key.key_id)
+    audit.record(AuditAction.APIKEY_CREATE, target=account, key_id=key.key_id)
     return account, key.key
 
 

@@ -6,24 +6,22 @@ import argparse
 import sys
 from typing import TextIO
 
-from voxseal.cli.context import EXIT_OK, Commands, cli_actor, open_gateway
+from voxseal.audit.actions import AuditAction
+from voxseal.cli.context import EXIT_OK, Commands, cli_audit, open_gateway
 from voxseal.identity.rbac import Role
 
 
 def cmd_apikey_create(args: argparse.Namespace, out: TextIO) -> int:
     """Create the ``backend`` service account NAME if needed, then a key shown only now."""
     with open_gateway(args) as gw:
+        audit = cli_audit(gw)
         if gw.directory.find(args.name) is None:
             gw.directory.create_service(args.name, {Role.BACKEND})
-            gw.record(
-                "user.create",
-                actor=cli_actor(),
-                target=args.name,
-                kind="service",
-                roles=["backend"],
+            audit.record(
+                AuditAction.USER_CREATE, target=args.name, kind="service", roles=["backend"]
             )
         new = gw.directory.create_api_key(args.name, args.label)
-        gw.record("apikey.create", actor=cli_actor(), target=args.name, key_id=new.key_id)
+        audit.record(AuditAction.APIKEY_CREATE, target=args.name, key_id=new.key_id)
     print(new.key, file=out)
     print(f"(key id {new.key_id}; shown once — only its hash is stored)", file=sys.stderr)
     return EXIT_OK

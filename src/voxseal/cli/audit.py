@@ -6,16 +6,16 @@ import argparse
 import sys
 from typing import TextIO
 
+from voxseal.audit.actions import AuditAction
 from voxseal.audit.events import Outcome
-from voxseal.cli.context import EXIT_CHECK_FAILED, EXIT_OK, Commands, cli_actor, open_gateway
+from voxseal.cli.context import EXIT_CHECK_FAILED, EXIT_OK, Commands, cli_audit, open_gateway
 
 
 def cmd_audit_verify(args: argparse.Namespace, out: TextIO) -> int:
     with open_gateway(args) as gw:
         report = gw.verify_audit()
-        gw.record(
-            "audit.verify",
-            actor=cli_actor(),
+        cli_audit(gw).record(
+            AuditAction.AUDIT_VERIFY,
             target="audit_log",
             outcome=Outcome.SUCCESS if report.ok else Outcome.FAILURE,
             records=report.records_checked,
@@ -44,8 +44,8 @@ def cmd_audit_export(args: argparse.Namespace, out: TextIO) -> int:
                 count = export(gw.db, args.format, fh, after_seq=args.after)
         else:
             count = export(gw.db, args.format, out, after_seq=args.after)
-        gw.record(
-            "audit.export", actor=cli_actor(), target="audit_log", format=args.format, count=count
+        cli_audit(gw).record(
+            AuditAction.AUDIT_EXPORT, target="audit_log", format=args.format, count=count
         )
     print(f"exported {count} records", file=sys.stderr)
     return EXIT_OK

@@ -2,7 +2,7 @@
 
 Administrative commands act through the same :class:`~voxseal.gateway.Gateway` as the HTTPS
 API, so a user created here and a login over HTTPS meet one directory and one audit log; the
-actor of their audit events is the local OS account (:func:`cli_actor`).
+actor of their audit events is the local OS account (:func:`cli_actor`, :func:`cli_audit`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeAlias
 
+from voxseal.audit.events import AuditContext
 from voxseal.config import Settings, load_settings
 from voxseal.errors import VoxsealError
 from voxseal.gateway import Gateway
@@ -35,6 +36,11 @@ def cli_actor() -> str:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):
         return f"cli:uid{os.getuid()}"
+
+
+def cli_audit(gw: Gateway) -> AuditContext:
+    """Events a command writes: acted by the local OS account, with no network source."""
+    return AuditContext(gw.audit, cli_actor())
 
 
 def settings_from(args: argparse.Namespace, **overrides: Any) -> Settings:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import TextIO
 
-from voxseal.cli.context import EXIT_OK, Commands, cli_actor, open_gateway
+from voxseal.audit.actions import AuditAction
+from voxseal.cli.context import EXIT_OK, Commands, cli_audit, open_gateway
 from voxseal.config import parse_duration
 from voxseal.identity.tokens import JoinGrants
 
@@ -15,9 +16,8 @@ def cmd_token_issue(args: argparse.Namespace, out: TextIO) -> int:
     ttl = parse_duration(args.ttl, setting="--ttl") if args.ttl else None
     with open_gateway(args) as gw:
         issued = gw.tokens.issue_join(args.room, args.identity, grants, ttl=ttl)
-        gw.record(
-            "token.issue",
-            actor=cli_actor(),
+        cli_audit(gw).record(
+            AuditAction.TOKEN_ISSUE,
             target=args.identity,
             kind="join",
             room=args.room,

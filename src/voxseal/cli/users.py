@@ -7,8 +7,9 @@ import getpass
 import json
 from typing import TextIO
 
+from voxseal.audit.actions import AuditAction
 from voxseal.audit.events import Outcome
-from voxseal.cli.context import EXIT_OK, CommandError, Commands, cli_actor, open_gateway
+from voxseal.cli.context import EXIT_OK, CommandError, Commands, cli_audit, open_gateway
 from voxseal.errors import VoxsealError
 from voxseal.gateway import Gateway
 from voxseal.identity.directory import Principal
@@ -40,9 +41,8 @@ def cmd_user_add(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
             principal = gw.directory.create_service(args.name, roles)
         else:
             principal = gw.directory.create_user(args.name, roles, read_password(args, stdin))
-        gw.record(
-            "user.create",
-            actor=cli_actor(),
+        cli_audit(gw).record(
+            AuditAction.USER_CREATE,
             target=principal.name,
             kind=principal.kind.value,
             roles=sorted(r.value for r in principal.roles),
@@ -62,7 +62,7 @@ def cmd_user_add(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 def cmd_user_list(args: argparse.Namespace, out: TextIO) -> int:
     with open_gateway(args) as gw:
         principals = gw.directory.principals()
-        gw.record("user.list", actor=cli_actor(), target="users", count=len(principals))
+        cli_audit(gw).record(AuditAction.USER_LIST, target="users", count=len(principals))
     if args.json:
         print(json.dumps([p.as_dict() for p in principals], indent=2), file=out)
         return EXIT_OK
@@ -81,9 +81,8 @@ def cmd_user_set_roles(args: argparse.Namespace, out: TextIO) -> int:
     with open_gateway(args) as gw:
         before = gw.directory.get(args.name)
         principal = gw.directory.set_roles(args.name, roles)
-        gw.record(
-            "user.roles",
-            actor=cli_actor(),
+        cli_audit(gw).record(
+            AuditAction.USER_ROLES,
             target=principal.name,
             before=sorted(r.value for r in before.roles),
             after=sorted(r.value for r in principal.roles),
@@ -95,7 +94,7 @@ def cmd_user_set_roles(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_user_mfa_enroll(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     with open_gateway(args) as gw:
         enrolment = gw.directory.begin_totp_enrolment(args.name)
-        gw.record("mfa.enrol.begin", actor=cli_actor(), target=args.name)
+        cli_audit(gw).record(AuditAction.MFA_ENROL_BEGIN, target=args.name)
         print("Scan this with an authenticator app (or paste the URI into it):\n", file=out)
         print(enrolment.qr(), file=out)
         print(enrolment.uri, file=out)
@@ -123,15 +122,14 @@ def confirm_mfa(gw: Gateway, name: str, code: str, out: TextIO) -> int:
     try:
         recovery = gw.directory.confirm_totp_enrolment(name, code)
     except VoxsealError as exc:
-        gw.record(
-            "mfa.enrol.confirm",
-            actor=cli_actor(),
+        cli_audit(gw).record(
+            AuditAction.MFA_ENROL_CONFIRM,
             target=name,
             outcome=Outcome.FAILURE,
             reason=exc.reason,
         )
         raise
-    gw.record("mfa.enrol.confirm", actor=cli_actor(), target=name)
+    cli_audit(gw).record(AuditAction.MFA_ENROL_CONFIRM, target=name)
     print("\nMFA enrolled. Recovery codes (each works once; store them offline now):", file=out)
     for c in recovery:
         print(f"  {c}", file=out)

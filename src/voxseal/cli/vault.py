@@ -25,7 +25,8 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from voxseal.audit.events import Outcome
+from voxseal.audit.actions import AuditAction
+from voxseal.audit.events import AuditContext, Outcome
 from voxseal.cli.context import Commands, cli_actor, settings_from
 from voxseal.errors import (
     AccountLocked,
@@ -74,19 +75,11 @@ def authenticate(
 
     The principal must hold one of ``any_of``; the vault then decides per object kind.
     """
-    source = cli_actor()
     name = str(args.as_name)
+    audit = AuditContext(gw.audit, name, cli_actor())
 
     def event(outcome: Outcome, **details: Any) -> None:
-        gw.record(
-            "auth.mfa",
-            actor=name,
-            target=name,
-            outcome=outcome,
-            source=source,
-            channel="cli",
-            **details,
-        )
+        audit.record(AuditAction.AUTH_MFA, target=name, outcome=outcome, channel="cli", **details)
 
     principal = gw.directory.find(name)
     if principal is None or principal.disabled or principal.kind is not PrincipalKind.HUMAN:
@@ -111,12 +104,10 @@ def authenticate(
     event(Outcome.SUCCESS)
     if not any(has_permission(principal.roles, p) for p in any_of):
         wanted = " or ".join(repr(p.value) for p in any_of)
-        gw.record(
-            "vault.cli",
-            actor=name,
+        audit.record(
+            AuditAction.VAULT_CLI,
             target=str(getattr(args, "vault_command", "vault")),
             outcome=Outcome.DENIED,
-            source=source,
             reason="permission_denied",
         )
         raise PermissionDenied(

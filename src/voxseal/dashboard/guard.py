@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
+from voxseal.audit.actions import AuditAction
 from voxseal.audit.events import Outcome
 from voxseal.dashboard.cookies import SESSION_COOKIE
 from voxseal.dashboard.errors import LoginRequired, PageRefused
 from voxseal.dashboard.forms import CSRF_FIELD, read_form
 from voxseal.dashboard.navigation import VIEWS
-from voxseal.dashboard.recording import record
 from voxseal.dashboard.sessions import (
     DashboardSession,
     SessionEnd,
@@ -34,7 +34,7 @@ from voxseal.dashboard.sessions import (
 from voxseal.errors import VoxsealError
 from voxseal.identity.rbac import Permission
 from voxseal.identity.tokens import FULL_SCOPE
-from voxseal.signaling.deps import Caller, gateway
+from voxseal.signaling.deps import Caller, audit_context, gateway
 
 
 @dataclass(frozen=True)
@@ -91,9 +91,8 @@ def resolve(request: Request) -> Viewer:
             raise SessionRefused(SessionEnd.MFA_RESET, session.handle)
     except SessionRefused as exc:
         if cookie:  # a presented credential that failed is worth a record; no cookie is not
-            record(
-                request,
-                "dashboard.session",
+            audit_context(request, None).record(
+                AuditAction.DASHBOARD_SESSION,
                 outcome=Outcome.DENIED,
                 reason=exc.why.value,
                 session_id=exc.handle,

@@ -17,7 +17,8 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
-from voxseal.audit.events import Outcome
+from voxseal.audit.actions import AuditAction
+from voxseal.audit.events import AuditContext, Outcome
 from voxseal.errors import AuthError, PermissionDenied, VoxsealError
 from voxseal.gateway import Gateway
 from voxseal.identity.rbac import Role
@@ -84,18 +85,14 @@ class AgentHub:
         """Requeue a vanished worker's calls, or end those whose caller has hung up."""
         assignments, ended = self.board.worker_gone(worker_id, caller_present=self.caller_present)
         for job in ended:
-            await self.audit(
-                "agent.job",
-                actor="system",
+            await AuditContext(self.gw.audit, "system").arecord(
+                AuditAction.AGENT_JOB,
                 target=job.room,
                 job=job.id,
                 state="ended",
                 reason=job.end_reason,
             )
         await self.send(assignments)
-
-    async def audit(self, action: str, outcome: Outcome = Outcome.SUCCESS, **fields: Any) -> None:
-        await run_in_threadpool(lambda: self.gw.record(action, outcome=outcome, **fields))
 
     async def sweep_forever(self, interval: float = 5.0) -> None:
         """Requeue unaccepted jobs and forget old ones, every ``interval`` seconds."""
@@ -132,9 +129,8 @@ class AgentHub:
                 # the worker vanished between assignment and send: requeue elsewhere
                 await self.worker_gone(a.worker)
                 continue
-            await self.audit(
-                "agent.dispatch",
-                actor=worker.principal,
+            await AuditContext(self.gw.audit, worker.principal).arecord(
+                AuditAction.AGENT_DISPATCH,
                 target=a.job.room,
                 job=a.job.id,
                 worker=a.worker,
@@ -164,7 +160,9 @@ async def agents(ws: WebSocket) -> None:
     worker = None
 
     async def refuse(code: int, reason: str, detail: str) -> None:
-        await hub.audit("agent.refused", Outcome.DENIED, source=source, reason=reason)
+        await AuditContext(hub.gw.audit, None, source).arecord(
+            AuditAction.AGENT_REFUSED, outcome=Outcome.DENIED, reason=reason
+        )
         try:
             await ws.send_text(Refusal(reason, detail).encode())
             await ws.close(code=code, reason=reason)
@@ -210,13 +208,11 @@ async def agents(ws: WebSocket) -> None:
             return
         hub.sockets[worker.id] = ws
         await ws.send_text(Registered(worker.id).encode())
-        await hub.audit(
-            "agent.register",
-            actor=principal.name,
-            target=worker.id,
-            source=source,
-            capacity=worker.capacity,
+        await AuditContext(hub.gw.audit, principal.name, source).arecord(
+            AuditAction.AGENT_REGISTER, target=worker.id, capacity=worker.capacity
         )
+        # the worker's later events name its principal; its address is on the register event
+        acting = AuditContext(hub.gw.audit, worker.principal)
         await hub.send(hub.board._assign_pending())  # jobs that waited for a worker
         while True:
             try:
@@ -228,20 +224,15 @@ async def agents(ws: WebSocket) -> None:
                 match parse_message(data, Channel.AGENT_WORKER):
                     case Accepted(job_id):
                         job = hub.board.accepted(worker.id, job_id)
-                        await hub.audit(
-                            "agent.job",
-                            actor=worker.principal,
-                            target=job.room,
-                            job=job.id,
-                            state="running",
+                        await acting.arecord(
+                            AuditAction.AGENT_JOB, target=job.room, job=job.id, state="running"
                         )
                     case Rejected(job_id):
                         await hub.send(hub.board.rejected(worker.id, job_id))
                     case Ended(job_id, reason):
                         job, more = hub.board.ended(worker.id, job_id, reason)
-                        await hub.audit(
-                            "agent.job",
-                            actor=worker.principal,
+                        await acting.arecord(
+                            AuditAction.AGENT_JOB,
                             target=job.room,
                             job=job.id,
                             state="ended",
@@ -261,5 +252,7 @@ async def agents(ws: WebSocket) -> None:
     finally:
         if worker is not None:
             hub.sockets.pop(worker.id, None)
-            await hub.audit("agent.unregister", actor=worker.principal, target=worker.id)
+            await AuditContext(hub.gw.audit, worker.principal).arecord(
+                AuditAction.AGENT_UNREGISTER, target=worker.id
+            )
             await hub.worker_gone(worker.id)

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from voxseal.audit.actions import AuditAction
 from voxseal.audit.events import AuditContext
 from voxseal.errors import AuthError
 from voxseal.gateway import Gateway
@@ -78,13 +76,6 @@ def audit_context(request: Request, actor: str | None) -> AuditContext:
     return AuditContext(
         gateway(request).audit, actor, source_ip(request), correlation_id(request.scope)
     )
-
-
-async def aaudit(
-    request: Request, action: AuditAction | str, *, actor: str | None, **kw: Any
-) -> int:
-    """``audit_context(request, actor).arecord(action, …)``, for callers not yet converted."""
-    return await audit_context(request, actor).arecord(action, **kw)
 
 
 def allowed(permission: Permission) -> Callable[..., Caller]:

@@ -21,9 +21,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from starlette.concurrency import run_in_threadpool
 
-from voxseal.audit.events import Outcome
+from voxseal.audit.actions import AuditAction
+from voxseal.audit.events import AuditContext, Outcome
 from voxseal.errors import InvalidInput, PermissionDenied, TokenError, VoxsealError
 from voxseal.gateway import Gateway
 from voxseal.identity.tokens import JoinClaims
@@ -258,9 +258,6 @@ class RtcHub:
             return None
         return asdict(await sfu.stats(participant.id))
 
-    async def audit(self, action: str, outcome: Outcome = Outcome.SUCCESS, **fields: Any) -> None:
-        await run_in_threadpool(lambda: self.gw.record(action, outcome=outcome, **fields))
-
     async def deliver(self, deliveries: list[Delivery]) -> None:
         for d in deliveries:
             ws = self.sockets.get(d.to)
@@ -283,8 +280,8 @@ class RtcHub:
         await self.close(victim.id, Close.REMOVED, "removed by a room admin")
         await self.deliver(deliveries)  # before media teardown, which may fail: rekey first
         await self.media_leave(victim)
-        await self.audit(
-            "rtc.remove", actor=by, target=victim.identity, room=victim.room, participant=victim.id
+        await AuditContext(self.gw.audit, by).arecord(
+            AuditAction.RTC_REMOVE, target=victim.identity, room=victim.room, participant=victim.id
         )
 
 
@@ -339,13 +336,10 @@ async def _session(ws: WebSocket) -> None:
     me: Participant | None = None
 
     async def refuse(code: int, reason: str, detail: str, **audit: Any) -> None:
-        await hub.audit(
-            "rtc.refused",
-            Outcome.DENIED,
-            actor=me.identity if me else None,
+        await AuditContext(hub.gw.audit, me.identity if me else None, source, rid).arecord(
+            AuditAction.RTC_REFUSED,
             target=me.room if me else None,
-            source=source,
-            correlation_id=rid,
+            outcome=Outcome.DENIED,
             reason=reason,
             ws_close=code,
             **audit,
@@ -392,6 +386,10 @@ async def _session(ws: WebSocket) -> None:
     except WebSocketDisconnect:
         return
 
+    # the join and refusals name the connection; what follows in the room names only the member
+    connection = AuditContext(hub.gw.audit, me.identity, source, rid)
+    member = AuditContext(hub.gw.audit, me.identity)
+
     # Register and greet before anything can await: from the moment the registry lists us,
     # peers may address us (their sealed keys must not be dropped), and our own "joined" must
     # be the first message on this socket.
@@ -402,16 +400,13 @@ async def _session(ws: WebSocket) -> None:
     if replaced is not None:
         await hub.close(replaced.id, Close.REPLACED, "the same identity joined again")
         await hub.media_leave(replaced)
-        await hub.audit(
-            "rtc.leave", actor=replaced.identity, target=replaced.room, reason="replaced"
+        await AuditContext(hub.gw.audit, replaced.identity).arecord(
+            AuditAction.RTC_LEAVE, target=replaced.room, reason="replaced"
         )
     await hub.deliver([d for d in deliveries if d.to != me.id])
-    await hub.audit(
-        "rtc.join",
-        actor=me.identity,
+    await connection.arecord(
+        AuditAction.RTC_JOIN,
         target=me.room,
-        source=source,
-        correlation_id=rid,
         participant=me.id,
         grants=me.grants.names(),
         jti=claims.jti,
@@ -424,13 +419,10 @@ async def _session(ws: WebSocket) -> None:
     async def refused(exc: VoxsealError, kind: str) -> None:
         """A message refused, not fatal: an ``error`` reply and an audit event."""
         stats.refused += 1
-        await hub.audit(
-            "rtc.refused",
-            Outcome.DENIED,
-            actor=me.identity,
+        await connection.arecord(
+            AuditAction.RTC_REFUSED,
             target=me.room,
-            source=source,
-            correlation_id=rid,
+            outcome=Outcome.DENIED,
             reason=exc.reason,
             message=kind[:32],
         )
@@ -454,8 +446,8 @@ async def _session(ws: WebSocket) -> None:
                         deliveries = hub.rooms.announce_epoch(me.id, epoch)
                         stats.key_epochs += 1
                         await hub.deliver(deliveries)
-                        await hub.audit(
-                            "rtc.rekey", actor=me.identity, target=me.room, epoch=me.key_epoch
+                        await member.arecord(
+                            AuditAction.RTC_REKEY, target=me.room, epoch=me.key_epoch
                         )
                     case Remove(participant_id):
                         victim, deliveries = hub.rooms.remove(me.id, participant_id)
@@ -463,9 +455,8 @@ async def _session(ws: WebSocket) -> None:
                     case Offer(sdp):
                         answer = await hub.media_offer(me, sdp)
                         await ws.send_text(Answer(answer).encode())
-                        await hub.audit(
-                            "rtc.media",
-                            actor=me.identity,
+                        await member.arecord(
+                            AuditAction.RTC_MEDIA,
                             target=me.room,
                             participant=me.id,
                             publish=me.grants.publish,
@@ -495,9 +486,8 @@ async def _session(ws: WebSocket) -> None:
             deliveries = hub.rooms.leave(me.id, reason)  # first: the others must rekey
             await hub.media_leave(me)
             await hub.deliver(deliveries)
-            await hub.audit(
-                "rtc.leave",
-                actor=me.identity,
+            await member.arecord(
+                AuditAction.RTC_LEAVE,
                 target=me.room,
                 participant=me.id,
                 reason=reason.value,

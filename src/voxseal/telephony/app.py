@@ -37,6 +37,7 @@ from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, Response
 
 from voxseal import __version__
+from voxseal.audit.actions import AuditAction
 from voxseal.audit.events import Outcome
 from voxseal.errors import VoxsealError
 from voxseal.signaling.errors import install_error_handlers, refusal
@@ -124,9 +125,9 @@ async def _webhook(
         call_id, subject, response = await answer(ingress, request, body)
     except TelephonyError as exc:
         await ingress.audit(
-            "telephony.webhook",
-            Outcome.DENIED if isinstance(exc, InvalidSignature) else Outcome.FAILURE,
+            AuditAction.TELEPHONY_WEBHOOK,
             target=request.url.path,
+            outcome=Outcome.DENIED if isinstance(exc, InvalidSignature) else Outcome.FAILURE,
             source=source,
             correlation_id=rid,
             provider=provider,
@@ -135,7 +136,7 @@ async def _webhook(
         )
         return refusal(exc.http_status, exc.reason, str(exc))
     await ingress.audit(
-        "telephony.webhook",
+        AuditAction.TELEPHONY_WEBHOOK,
         target=call_id,
         source=source,
         correlation_id=rid,
@@ -282,9 +283,9 @@ class _Stream:
         self, exc: TelephonyError | None, code: int, reason: str, **details: Any
     ) -> None:
         await self.ingress.audit(
-            "telephony.stream.refused",
-            Outcome.DENIED if code == CLOSE_POLICY_VIOLATION else Outcome.FAILURE,
+            AuditAction.TELEPHONY_STREAM_REFUSED,
             target=self.call_id,
+            outcome=Outcome.DENIED if code == CLOSE_POLICY_VIOLATION else Outcome.FAILURE,
             source=self.source,
             correlation_id=self.rid,
             provider=self.provider,
@@ -351,7 +352,7 @@ class _Stream:
         self.bridge = bridge
         self.ingress.calls[(self.provider, bridge.call_id)] = bridge
         await self.ingress.audit(
-            "telephony.stream.start",
+            AuditAction.TELEPHONY_STREAM_START,
             target=bridge.call_id,
             source=self.source,
             correlation_id=self.rid,
@@ -405,7 +406,7 @@ class _Stream:
         self.ingress.calls.pop((self.provider, bridge.call_id), None)
         await bridge.close()
         await self.ingress.audit(
-            "telephony.stream.end",
+            AuditAction.TELEPHONY_STREAM_END,
             target=bridge.call_id,
             source=self.source,
             correlation_id=self.rid,
@@ -455,14 +456,17 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await ingress.audit(
-            "telephony.start", target="telephony", version=__version__, providers=ingress.providers
+            AuditAction.TELEPHONY_START,
+            target="telephony",
+            version=__version__,
+            providers=ingress.providers,
         )
         yield
         for bridge in list(ingress.calls.values()):
             with contextlib.suppress(Exception):
                 await bridge.close()
         await ingress.access.aclose()
-        await ingress.audit("telephony.stop", target="telephony")
+        await ingress.audit(AuditAction.TELEPHONY_STOP, target="telephony")
         if on_shutdown is not None:
             await on_shutdown()
 

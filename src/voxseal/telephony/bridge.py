@@ -20,7 +20,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Final
+from typing import Final, TypedDict
 
 import numpy as np
 
@@ -35,6 +35,17 @@ log = logging.getLogger("voxseal.telephony")
 
 #: joining the room (HTTPS, WSS, keys, DTLS-SRTP) must finish within this
 JOIN_TIMEOUT: Final = 20.0
+
+
+class CallCounters(TypedDict):
+    """A call's end-of-call counters, as the ``telephony.stream.end`` event carries them."""
+
+    frames_in: int
+    frames_out: int
+    marks_sent: int
+    marks_played: int
+    barge_ins: int
+    dtmf_digits: int
 
 
 class CallBridge:
@@ -157,7 +168,7 @@ class CallBridge:
             except Exception:  # the provider hung up; the stream handler ends the call
                 return
 
-    def summary(self) -> dict[str, object]:
+    def summary(self) -> CallCounters:
         counters = self.audio.summary()
         return {
             "frames_in": counters["frames_in"],
@@ -169,4 +180,4 @@ class CallBridge:
         }
 
 
-__all__ = ["JOIN_TIMEOUT", "CallBridge"]
+__all__ = ["JOIN_TIMEOUT", "CallBridge", "CallCounters"]

@@ -17,7 +17,6 @@ govern what the agent may transcribe or record.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import logging
@@ -28,7 +27,8 @@ from typing import Any, Final
 
 import httpx
 
-from voxseal.audit.events import AuditEvent, Outcome
+from voxseal.audit.actions import AuditAction
+from voxseal.audit.events import AuditContext, Outcome
 from voxseal.config import Settings
 from voxseal.errors import ConfigError
 from voxseal.gateway import Gateway
@@ -168,20 +168,17 @@ def provision_api_key(gw: Gateway) -> str:
     as the agent worker does for itself: nothing to configure on one host, nothing printed."""
     from voxseal.identity.rbac import Role
 
+    audit = AuditContext(gw.audit, SERVICE_ACCOUNT)
     if gw.directory.find(SERVICE_ACCOUNT) is None:
         gw.directory.create_service(SERVICE_ACCOUNT, {Role.BACKEND})
-        gw.record(
-            "user.create",
-            actor="telephony-ingress",
-            target=SERVICE_ACCOUNT,
-            kind="service",
-            roles=["backend"],
+        audit.record(
+            AuditAction.USER_CREATE, target=SERVICE_ACCOUNT, kind="service", roles=["backend"]
         )
     for old in gw.directory.list_api_keys(SERVICE_ACCOUNT):
         if old.active:
             gw.directory.revoke_api_key(old.key_id)
     key = gw.directory.create_api_key(SERVICE_ACCOUNT, "telephony ingress")
-    gw.record("apikey.create", actor="telephony-ingress", target=SERVICE_ACCOUNT, key_id=key.key_id)
+    audit.record(AuditAction.APIKEY_CREATE, target=SERVICE_ACCOUNT, key_id=key.key_id)
     return key.key
 
 
@@ -250,26 +247,21 @@ class Ingress:
 
     async def audit(
         self,
-        action: str,
-        outcome: Outcome = Outcome.SUCCESS,
+        action: AuditAction,
+        /,
         *,
         target: str | None = None,
+        outcome: Outcome = Outcome.SUCCESS,
         source: str | None = None,
         correlation_id: str | None = None,
         **details: object,
     ) -> None:
-        """Write an audit event; a failing audit log is logged, never turned into a crash."""
-        event = AuditEvent(
-            action=action,
-            outcome=outcome,
-            actor=SERVICE_ACCOUNT,
-            target=target,
-            source=source,
-            correlation_id=correlation_id,
-            details=dict(details),
-        )
+        """Write an event acted by the ingress's service account; a failing audit log is
+        logged, never turned into a crash (one broken write must not drop a live call)."""
         try:
-            await asyncio.to_thread(self.gw.audit.record, event)
+            await AuditContext(self.gw.audit, SERVICE_ACCOUNT, source, correlation_id).arecord(
+                action, target=target, outcome=outcome, **details
+            )
         except Exception:
             log.exception("could not write the audit event %s", action)
 

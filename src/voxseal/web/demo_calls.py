@@ -23,9 +23,10 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 
+from voxseal.audit.actions import AuditAction
 from voxseal.errors import NotFound, PermissionDenied, VoxsealError
 from voxseal.identity.tokens import JoinGrants
-from voxseal.signaling.deps import aaudit, gateway, source_ip
+from voxseal.signaling.deps import audit_context, gateway, source_ip
 from voxseal.signaling.dispatch import JobState
 from voxseal.signaling.headers import correlation_id
 
@@ -99,7 +100,9 @@ async def start_demo_call(request: Request) -> dict[str, Any]:
         correlation_id=correlation_id(request.scope),
     )
     job = await request.app.state.agents.request(room, demo.subject, backend.name)
-    await aaudit(request, "agent.request", actor=backend.name, target=room, job=job.id, demo=True)
+    await audit_context(request, backend.name).arecord(
+        AuditAction.AGENT_REQUEST, target=room, job=job.id, demo=True
+    )
     return {
         "token": issued.token,
         "room": room,

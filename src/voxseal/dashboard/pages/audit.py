@@ -12,15 +12,15 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from voxseal.audit.actions import AuditAction
 from voxseal.audit.events import Outcome
 from voxseal.audit.query import MAX_LIMIT
 from voxseal.dashboard.forms import DECIMAL
 from voxseal.dashboard.guard import Viewer, page
 from voxseal.dashboard.navigation import AUDIT_READ, AUDIT_VERIFY, PREFIX
-from voxseal.dashboard.recording import record
 from voxseal.dashboard.render import render
 from voxseal.dashboard.verification import FULL_EVERY, ChainWatch, Verification
-from voxseal.signaling.deps import gateway
+from voxseal.signaling.deps import audit_context, gateway
 
 AUDIT_PAGE = 50
 _OUTCOMES = tuple(o.value for o in Outcome)
@@ -94,10 +94,8 @@ async def audit_page(
             limit=min(AUDIT_PAGE, MAX_LIMIT),
         )
         # reading the log is itself an audited read, as on GET /v1/audit
-        record(
-            request,
-            "audit.read",
-            actor=viewer.name,
+        audit_context(request, viewer.name).record(
+            AuditAction.AUDIT_READ,
             target="audit_log",
             count=len(records),
             view="dashboard",
@@ -160,10 +158,8 @@ def _verify(request: Request, viewer: Viewer) -> Verification:
     """The chain's status for this view (see :mod:`voxseal.dashboard.verification`), audited
     like ``GET /v1/audit/verify`` with how much was checked."""
     result = chain_watch(request).verify()
-    record(
-        request,
-        "audit.verify",
-        actor=viewer.name,
+    audit_context(request, viewer.name).record(
+        AuditAction.AUDIT_VERIFY,
         target="audit_log",
         ok=bool(result.report["ok"]),
         records=result.checked,

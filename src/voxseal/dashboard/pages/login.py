@@ -9,12 +9,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from voxseal.audit.actions import AuditAction
 from voxseal.audit.events import Outcome
 from voxseal.dashboard.cookies import LOGIN_COOKIE, SESSION_COOKIE, clear_cookie, set_cookie
 from voxseal.dashboard.forms import CSRF_FIELD, read_form, text_field
 from voxseal.dashboard.guard import Viewer, page, same_origin, sessions
 from voxseal.dashboard.navigation import PREFIX
-from voxseal.dashboard.recording import record
 from voxseal.dashboard.render import redirect, render
 from voxseal.dashboard.sessions import (
     SessionRefused,
@@ -24,7 +24,7 @@ from voxseal.dashboard.sessions import (
 )
 from voxseal.errors import AccountLocked, VoxsealError
 from voxseal.identity.rbac import Role
-from voxseal.signaling.deps import gateway, source_ip
+from voxseal.signaling.deps import audit_context, gateway, source_ip
 from voxseal.signaling.headers import correlation_id
 
 #: how long a sign-in form (and its pre-login cookie) stays usable, in seconds
@@ -84,7 +84,9 @@ async def login_submit(request: Request) -> Response:
         or not tokens_match(login_csrf_for(pre), token if isinstance(token, str) else None)
     ):
         await run_in_threadpool(
-            lambda: record(request, "dashboard.login", outcome=Outcome.DENIED, reason="csrf_failed")
+            lambda: audit_context(request, None).record(
+                AuditAction.DASHBOARD_LOGIN, outcome=Outcome.DENIED, reason="csrf_failed"
+            )
         )
         return _login_form(
             request,
@@ -97,7 +99,9 @@ async def login_submit(request: Request) -> Response:
 
     def attempt() -> tuple[str, frozenset[Role], str] | VoxsealError:
         if username is None or password is None or code is None:
-            record(request, "dashboard.login", outcome=Outcome.FAILURE, reason="invalid_input")
+            audit_context(request, None).record(
+                AuditAction.DASHBOARD_LOGIN, outcome=Outcome.FAILURE, reason="invalid_input"
+            )
             return VoxsealError("missing field", reason="invalid_input")
         try:
             result = gw.authenticator.login(username, password, ip, correlation_id=rid)
@@ -110,11 +114,9 @@ async def login_submit(request: Request) -> Response:
                 result.mfa_challenge.value, code, ip, correlation_id=rid
             )
         except VoxsealError as exc:
-            record(
-                request,
-                "dashboard.login",
+            audit_context(request, None).record(
+                AuditAction.DASHBOARD_LOGIN,
                 outcome=Outcome.DENIED if isinstance(exc, AccountLocked) else Outcome.FAILURE,
-                actor=None,
                 target=None,
                 reason=exc.reason,
             )
@@ -126,10 +128,8 @@ async def login_submit(request: Request) -> Response:
         principal = gw.directory.get(result.principal.name)
         roles = principal.roles & issued.claims.roles  # type: ignore[union-attr]
         cookie, session = sessions(request).create(principal.name, roles, ip)
-        record(
-            request,
-            "dashboard.login",
-            actor=principal.name,
+        audit_context(request, principal.name).record(
+            AuditAction.DASHBOARD_LOGIN,
             target=principal.name,
             session_id=session.handle,
             jti=issued.jti,
@@ -163,10 +163,8 @@ async def logout(request: Request, viewer: Viewer = Depends(page())) -> Response
 
     def end() -> None:
         sessions(request).revoke(cookie)
-        record(
-            request,
-            "dashboard.logout",
-            actor=viewer.name,
+        audit_context(request, viewer.name).record(
+            AuditAction.DASHBOARD_LOGOUT,
             target=viewer.name,
             session_id=viewer.session.handle,
         )

@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from voxseal.audit.actions import AuditAction
 from voxseal.dashboard.forms import read_form, roles_of
 from voxseal.dashboard.guard import Viewer, page, sessions
 from voxseal.dashboard.navigation import (
@@ -24,10 +25,10 @@ from voxseal.dashboard.navigation import (
     USERS_DISABLE,
     USERS_READ,
 )
-from voxseal.dashboard.recording import record
 from voxseal.dashboard.render import redirect, render
 from voxseal.errors import VoxsealError
 from voxseal.identity.rbac import Role
+from voxseal.signaling.deps import audit_context
 from voxseal.signaling.errors import audit_refusal
 from voxseal.signaling.routes import users as users_api
 
@@ -127,10 +128,8 @@ async def set_disabled(
         if disabled:
             ended = sessions(request).revoke_principal(str(principal["name"]))
             if ended:
-                record(
-                    request,
-                    "dashboard.session.revoke",
-                    actor=viewer.name,
+                audit_context(request, viewer.name).record(
+                    AuditAction.DASHBOARD_SESSION_REVOKE,
                     target=str(principal["name"]),
                     count=ended,
                     reason="principal_disabled",
