@@ -200,7 +200,9 @@ def test_audit_context_fills_who_and_where() -> None:
     sink = ListSink()
     ctx = AuditContext(sink, "alice", "192.0.2.1", "req-1")
     assert ctx.record(AuditAction.USER_READ, target="bob") == 1
-    ctx.record("user.roles", target="bob", outcome=Outcome.DENIED, before=[], after=["admin"])
+    ctx.record(
+        AuditAction.USER_ROLES, target="bob", outcome=Outcome.DENIED, before=[], after=["admin"]
+    )
     later = dataclasses.replace(ctx, actor=None)
     later.record(AuditAction.TOKEN_REFUSED, outcome=Outcome.DENIED, reason="token_expired")
     first, second, third = sink.events

@@ -106,7 +106,7 @@ class AuditContext:
 
     def event(
         self,
-        action: AuditAction | str,
+        action: AuditAction,
         /,
         *,
         target: str | None = None,
@@ -114,7 +114,7 @@ class AuditContext:
         **details: Any,
     ) -> AuditEvent:
         return AuditEvent(
-            action=parse_action(action),
+            action=action,
             outcome=outcome,
             actor=self.actor,
             target=target,
@@ -125,7 +125,7 @@ class AuditContext:
 
     def record(
         self,
-        action: AuditAction | str,
+        action: AuditAction,
         /,
         *,
         target: str | None = None,
@@ -137,7 +137,7 @@ class AuditContext:
 
     async def arecord(
         self,
-        action: AuditAction | str,
+        action: AuditAction,
         /,
         *,
         target: str | None = None,
