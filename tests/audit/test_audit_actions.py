@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness.audit import ListSink
 from voxseal.audit import (
     AuditAction,
     AuditContext,
@@ -30,15 +31,6 @@ AUDIT_CALLS = frozenset(
 )
 #: the one module that may spell an action as a string: the catalogue itself
 CATALOGUE = SRC / "audit" / "actions.py"
-
-
-class ListSink:
-    def __init__(self) -> None:
-        self.events: list[AuditEvent] = []
-
-    def record(self, event: AuditEvent) -> int:
-        self.events.append(event)
-        return len(self.events)
 
 
 def _name(node: ast.expr) -> str | None:

@@ -132,6 +132,22 @@ class RunningGateway:
         return self.proc.returncode
 
 
+def launch(
+    command: str, data_dir: Path, port: int, env: dict[str, str], log_path: Path
+) -> subprocess.Popen[bytes]:
+    """``voxseal COMMAND`` as its own process on ``port``, its output kept in ``log_path``."""
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(
+            [
+                *(sys.executable, "-m", "voxseal", command),
+                *("--data-dir", str(data_dir), "--port", str(port)),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+
+
 def start_gateway(
     data_dir: Path,
     database_url: str | None = None,
@@ -150,22 +166,7 @@ def start_gateway(
     if database_url:
         env["VOXSEAL_DATABASE_URL"] = database_url
     log_path = data_dir.parent / f"server-{port}.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "voxseal",
-                "serve",
-                "--data-dir",
-                str(data_dir),
-                "--port",
-                str(port),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
+    proc = launch("serve", data_dir, port, env, log_path)
     gw = RunningGateway(
         f"https://localhost:{port}", data_dir, env, proc, log_path, trusted_ca=trusted_ca
     )

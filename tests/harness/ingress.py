@@ -15,7 +15,6 @@ import os
 import signal
 import ssl
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -29,7 +28,13 @@ import jwt
 import pytest
 from twilio.request_validator import RequestValidator
 
-from tests.harness.gateway import CHEAP_PASSWORDS, RunningGateway, free_port, start_gateway
+from tests.harness.gateway import (
+    CHEAP_PASSWORDS,
+    RunningGateway,
+    free_port,
+    launch,
+    start_gateway,
+)
 from voxseal.audit import AuditRecord
 from voxseal.config import load_settings
 from voxseal.gateway import Gateway
@@ -238,22 +243,7 @@ def start_ingress(
     if gateway_url:
         env["VOXSEAL_TELEPHONY_GATEWAY_URL"] = gateway_url
     log_path = data_dir.parent / f"telephony-{port}.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "voxseal",
-                "telephony",
-                "--data-dir",
-                str(data_dir),
-                "--port",
-                str(port),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
+    proc = launch("telephony", data_dir, port, env, log_path)
     ingress = RunningIngress(f"https://localhost:{port}", data_dir, env, proc, log_path)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
