@@ -42,7 +42,7 @@ from voxseal.media.errors import (
     UnknownParticipant,
 )
 from voxseal.media.peer import offered_directions
-from voxseal.media.sfu import SfuSessionStats
+from voxseal.media.sfu import SfuSessionStats, bind_slot
 
 __all__ = ["PooledSfu", "SfuPool"]
 
@@ -345,13 +345,9 @@ class PooledSfu:
             raise MediaError("a participant does not subscribe to itself", reason="self_subscribe")
         subscriber = self._session(subscriber_id)
         self._session(publisher_id)
-        for mid, owner in subscriber.slot_owner.items():
-            if owner == publisher_id:
-                return mid
-        free = next((m for m in subscriber.slots if m not in subscriber.slot_owner), None)
-        if free is None:
-            raise NoReceiveSlot(f"{subscriber_id!r} has no free receive slot")
-        subscriber.slot_owner[free] = publisher_id
+        free, new = bind_slot(subscriber.slots, subscriber.slot_owner, subscriber_id, publisher_id)
+        if not new:
+            return free
         self._background(self._send("subscribe", subscriber=subscriber_id, publisher=publisher_id))
         return free
 

@@ -46,7 +46,7 @@ import asyncio
 import importlib.abc
 import logging
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -169,8 +169,23 @@ class _Session:
         #: sequence numbers for frames that reach fast-path subscribers from aiortc's path
         self.tap_seq = 0
 
-    def free_slot(self) -> str | None:
-        return next((mid for mid in self.slots if mid not in self.slot_owner), None)
+
+def bind_slot(
+    slots: Iterable[str], slot_owner: dict[str, str], subscriber_id: str, publisher_id: str
+) -> tuple[str, bool]:
+    """The subscription rule, once for the SFU and for the worker pool's mirror of it:
+    a publisher keeps the slot it is bound to, else takes the first free slot in offer order.
+
+    Returns ``(mid, newly_bound)``; raises :class:`NoReceiveSlot` when every slot is taken.
+    """
+    for mid, owner in slot_owner.items():
+        if owner == publisher_id:
+            return mid, False
+    free = next((mid for mid in slots if mid not in slot_owner), None)
+    if free is None:
+        raise NoReceiveSlot(f"{subscriber_id!r} has no free receive slot")
+    slot_owner[free] = publisher_id
+    return free, True
 
 
 class Sfu:
@@ -346,13 +361,9 @@ class Sfu:
             raise MediaError("a participant does not subscribe to itself", reason="self_subscribe")
         subscriber = self._session(subscriber_id)
         self._session(publisher_id)
-        for mid, owner in subscriber.slot_owner.items():
-            if owner == publisher_id:
-                return mid
-        free = subscriber.free_slot()
-        if free is None:
-            raise NoReceiveSlot(f"{subscriber_id!r} has no free receive slot")
-        subscriber.slot_owner[free] = publisher_id
+        free, new = bind_slot(subscriber.slots, subscriber.slot_owner, subscriber_id, publisher_id)
+        if not new:
+            return free
         self._fanout[publisher_id][subscriber_id] = free
         if self._fast is not None:
             self._fast.link(subscriber_id, free, publisher_id)
