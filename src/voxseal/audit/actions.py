@@ -84,9 +84,10 @@ class AuditAction(StrEnum):
     )
     TOKEN_REVOKE = (
         "token.revoke",
-        "Logout: the presented access token was revoked on every node.",
-        "the token's subject",
-        "`jti`; `kind` (`access`)",
+        "A token was revoked on every node: the presented access token at logout, or any "
+        "token handed to `voxseal token revoke`.",
+        "the token's subject (a principal, or a join token's participant identity)",
+        "`jti`; `kind` (`access`, `join`); `room` for a join token",
     )
     # -- principals, MFA enrolment, API keys -------------------------------------------------
     USER_CREATE = (
@@ -116,13 +117,27 @@ class AuditAction(StrEnum):
     )
     USER_DISABLE = (
         "user.disable",
-        "A principal was disabled (REST); its sessions end with it.",
+        "A principal was disabled (REST, `voxseal user disable`); its sessions end with it.",
         "the principal's name",
         "none",
     )
     USER_ENABLE = (
         "user.enable",
-        "A principal was enabled again (REST).",
+        "A principal was enabled again (REST, `voxseal user enable`).",
+        "the principal's name",
+        "none",
+    )
+    USER_PASSWORD = (
+        "user.password",
+        "A person's password was replaced (`voxseal user passwd`, account recovery). The "
+        "password itself is never recorded.",
+        "the principal's name",
+        "none",
+    )
+    MFA_RESET = (
+        "mfa.reset",
+        "A principal's TOTP secret and recovery codes were removed (`voxseal user mfa-reset`); "
+        "it must enrol again before it can sign in where MFA is required.",
         "the principal's name",
         "none",
     )
@@ -148,13 +163,13 @@ class AuditAction(StrEnum):
     )
     APIKEY_LIST = (
         "apikey.list",
-        "API keys were listed (REST).",
+        "API keys were listed (REST, `voxseal apikey list`).",
         "`apikeys`",
         "`count`",
     )
     APIKEY_REVOKE = (
         "apikey.revoke",
-        "An API key was revoked (REST).",
+        "An API key was revoked (REST, `voxseal apikey revoke`).",
         "the key id",
         "none",
     )

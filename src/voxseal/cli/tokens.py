@@ -1,4 +1,5 @@
-"""``voxseal token …``: room join tokens minted from the command line (audited)."""
+"""``voxseal token …``: room join tokens minted, and any token revoked, from the command line
+(audited)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ import argparse
 from typing import TextIO
 
 from voxseal.audit.actions import AuditAction
-from voxseal.cli.context import EXIT_OK, Commands, cli_audit, open_gateway
+from voxseal.cli.context import EXIT_OK, CommandError, Commands, cli_audit, open_gateway
 from voxseal.config import parse_duration
-from voxseal.identity.tokens import JoinGrants
+from voxseal.errors import TokenInvalid
+from voxseal.identity.tokens import AccessClaims, JoinClaims, JoinGrants
 
 
 def cmd_token_issue(args: argparse.Namespace, out: TextIO) -> int:
@@ -28,6 +30,35 @@ def cmd_token_issue(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_token_revoke(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    """Refuse a join or access token from now on, on every node sharing the store.
+
+    The token is read from standard input (one line), never from the command line, where
+    ``ps`` and shell history would show it; it must verify, since revoking needs its id.
+    """
+    token = stdin.readline().strip()
+    if not token:
+        raise CommandError("no token on standard input")
+    with open_gateway(args) as gw:
+        claims: JoinClaims | AccessClaims
+        try:
+            claims = gw.tokens.verify_join(token)
+            kind, subject, room = "join", claims.identity, claims.room
+        except TokenInvalid:
+            claims = gw.tokens.verify_access(token)
+            kind, subject, room = "access", claims.subject, None
+        gw.tokens.revoke(claims)
+        audit = cli_audit(gw)
+        if room is None:
+            audit.record(AuditAction.TOKEN_REVOKE, target=subject, jti=claims.jti, kind=kind)
+        else:
+            audit.record(
+                AuditAction.TOKEN_REVOKE, target=subject, jti=claims.jti, kind=kind, room=room
+            )
+    print(f"{kind} token {claims.jti} for {subject!r} revoked", file=out)
+    return EXIT_OK
+
+
 def register(sub: Commands, common: argparse.ArgumentParser) -> None:
     token = sub.add_parser("token", help="tokens").add_subparsers(
         dest="token_command", required=True, metavar="ACTION"
@@ -38,3 +69,7 @@ def register(sub: Commands, common: argparse.ArgumentParser) -> None:
     p.add_argument("--grant", action="append", choices=["publish", "subscribe", "admin"])
     p.add_argument("--ttl", help="lifetime such as 90s, 10m, 1h (default from settings)")
     p.set_defaults(run=cmd_token_issue)
+    p = token.add_parser(
+        "revoke", parents=[common], help="revoke a join or access token read from stdin"
+    )
+    p.set_defaults(run=cmd_token_revoke, wants_stdin=True)

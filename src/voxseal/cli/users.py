@@ -136,6 +136,42 @@ def confirm_mfa(gw: Gateway, name: str, code: str, out: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_user_passwd(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    """Account recovery: a new password for a person (prompted twice, or one stdin line)."""
+    password = read_password(args, stdin)
+    with open_gateway(args) as gw:
+        gw.directory.set_password(args.name, password)
+        cli_audit(gw).record(AuditAction.USER_PASSWORD, target=args.name)
+    print(f"{args.name}: password replaced", file=out)
+    return EXIT_OK
+
+
+def cmd_user_mfa_reset(args: argparse.Namespace, out: TextIO) -> int:
+    with open_gateway(args) as gw:
+        principal = gw.directory.reset_mfa(args.name)
+        cli_audit(gw).record(AuditAction.MFA_RESET, target=principal.name)
+    print(f"{principal.name}: TOTP and recovery codes removed", file=out)
+    if principal.mfa_required:
+        print(f"enrol again with `voxseal user mfa-enroll {principal.name}`", file=out)
+    return EXIT_OK
+
+
+def cmd_user_disable(args: argparse.Namespace, out: TextIO) -> int:
+    with open_gateway(args) as gw:
+        principal = gw.directory.disable(args.name)
+        cli_audit(gw).record(AuditAction.USER_DISABLE, target=principal.name)
+    print(f"{principal.name}: disabled", file=out)
+    return EXIT_OK
+
+
+def cmd_user_enable(args: argparse.Namespace, out: TextIO) -> int:
+    with open_gateway(args) as gw:
+        principal = gw.directory.enable(args.name)
+        cli_audit(gw).record(AuditAction.USER_ENABLE, target=principal.name)
+    print(f"{principal.name}: enabled", file=out)
+    return EXIT_OK
+
+
 def register(sub: Commands, common: argparse.ArgumentParser) -> None:
     user = sub.add_parser("user", help="people and service accounts").add_subparsers(
         dest="user_command", required=True, metavar="ACTION"
@@ -164,3 +200,22 @@ def register(sub: Commands, common: argparse.ArgumentParser) -> None:
     p.add_argument("name")
     p.add_argument("code")
     p.set_defaults(run=cmd_user_mfa_confirm)
+    p = user.add_parser(
+        "passwd", parents=[common], help="set a new password for a person (account recovery)"
+    )
+    p.add_argument("name")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    p.set_defaults(run=cmd_user_passwd, wants_stdin=True)
+    p = user.add_parser(
+        "mfa-reset", parents=[common], help="remove a principal's TOTP and recovery codes"
+    )
+    p.add_argument("name")
+    p.set_defaults(run=cmd_user_mfa_reset)
+    p = user.add_parser(
+        "disable", parents=[common], help="disable a principal (the last admin is kept)"
+    )
+    p.add_argument("name")
+    p.set_defaults(run=cmd_user_disable)
+    p = user.add_parser("enable", parents=[common], help="enable a disabled principal again")
+    p.add_argument("name")
+    p.set_defaults(run=cmd_user_enable)
