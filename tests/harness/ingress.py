@@ -12,7 +12,6 @@ import base64
 import hashlib
 import json
 import os
-import signal
 import ssl
 import subprocess
 import time
@@ -34,6 +33,7 @@ from tests.harness.gateway import (
     free_port,
     launch,
     start_gateway,
+    stop_process,
 )
 from voxseal.audit import AuditRecord
 from voxseal.config import load_settings
@@ -93,14 +93,7 @@ class RunningIngress:
             return self.proc.poll() is None and c.get("/healthz").status_code == 200
 
     def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+        return stop_process(self.proc)
 
     # -- what the providers send -----------------------------------------------------------
 

@@ -156,19 +156,13 @@ def cmd_user_mfa_reset(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-def cmd_user_disable(args: argparse.Namespace, out: TextIO) -> int:
+def cmd_user_set_disabled(args: argparse.Namespace, out: TextIO) -> int:
+    """``user disable`` and ``user enable``: the directory applies the last-admin rule."""
     with open_gateway(args) as gw:
-        principal = gw.directory.disable(args.name)
-        cli_audit(gw).record(AuditAction.USER_DISABLE, target=principal.name)
-    print(f"{principal.name}: disabled", file=out)
-    return EXIT_OK
-
-
-def cmd_user_enable(args: argparse.Namespace, out: TextIO) -> int:
-    with open_gateway(args) as gw:
-        principal = gw.directory.enable(args.name)
-        cli_audit(gw).record(AuditAction.USER_ENABLE, target=principal.name)
-    print(f"{principal.name}: enabled", file=out)
+        principal = gw.directory.set_disabled(args.name, args.disabled)
+        action = AuditAction.USER_DISABLE if args.disabled else AuditAction.USER_ENABLE
+        cli_audit(gw).record(action, target=principal.name)
+    print(f"{principal.name}: {'disabled' if args.disabled else 'enabled'}", file=out)
     return EXIT_OK
 
 
@@ -215,7 +209,7 @@ def register(sub: Commands, common: argparse.ArgumentParser) -> None:
         "disable", parents=[common], help="disable a principal (the last admin is kept)"
     )
     p.add_argument("name")
-    p.set_defaults(run=cmd_user_disable)
+    p.set_defaults(run=cmd_user_set_disabled, disabled=True)
     p = user.add_parser("enable", parents=[common], help="enable a disabled principal again")
     p.add_argument("name")
-    p.set_defaults(run=cmd_user_enable)
+    p.set_defaults(run=cmd_user_set_disabled, disabled=False)
